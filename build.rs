@@ -1,0 +1,18 @@
+//! Compiles `proto/` with protox (pure Rust, no system `protoc`) and writes the encoded file
+//! descriptor set next to the generated code, for gRPC server reflection.
+
+use std::{env, fs, path::PathBuf};
+
+use prost::Message;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // protox does not emit rerun-if-changed itself.
+    println!("cargo:rerun-if-changed=proto");
+
+    let file_descriptors = protox::compile(["meetings/v1/meeting_service.proto"], ["proto"])?;
+    let out_dir = PathBuf::from(env::var("OUT_DIR")?);
+    fs::write(out_dir.join("meetings_v1_descriptor.bin"), file_descriptors.encode_to_vec())?;
+
+    tonic_prost_build::configure().build_client(true).build_server(true).compile_fds(file_descriptors)?;
+    Ok(())
+}
