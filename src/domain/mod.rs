@@ -1,0 +1,36 @@
+//! The validated vocabulary of the service: identifiers, the meeting model and the create
+//! command. Pure data and pure functions: no tonic, no reqwest, no I/O, no serde derives (each
+//! boundary converts by hand, so neither the gRPC nor the Graph wire format leaks in here).
+
+mod ids;
+mod meeting;
+mod validate;
+
+pub use ids::{AcceptLanguage, TenantId, UserId};
+pub use meeting::*;
+pub use validate::{unsupported_in_us_government, validate_new_meeting, FieldViolation, ValidationError};
+
+/// A request to create one meeting, already validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreateMeeting {
+    pub tenant: TenantId,
+    pub organizer: UserId,
+    pub meeting: OnlineMeeting,
+    pub language: Option<AcceptLanguage>,
+}
+
+impl CreateMeeting {
+    /// Idempotent creates (Graph's createOrGet) are keyed by tenant, organizer and external id.
+    pub fn is_idempotent(&self) -> bool {
+        self.meeting.external_id.is_some()
+    }
+}
+
+/// The outcome of a successful create.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MeetingCreated {
+    pub meeting: OnlineMeeting,
+    /// False when createOrGet returned a meeting that already existed.
+    pub created: bool,
+    pub graph_request_id: Option<String>,
+}
