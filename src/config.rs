@@ -1,0 +1,672 @@
+//! The service's configuration: one typed tree loaded from a TOML file and `MEETING_SERVICE__*`
+//! environment variables (e.g. `MEETING_SERVICE__SERVER__LISTEN`), validated at start-up so that
+//! a mistake stops the process with a message naming the key instead of failing a request later.
+
+use std::{
+    fmt,
+    net::{IpAddr, SocketAddr},
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use secrecy::SecretString;
+use std::sync::Arc;
+
+use figment::{
+    providers::{Env, Format, Serialized, Toml},
+    Figment,
+};
+use reqwest::Url;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    domain::TenantId,
+    identity::{ClientCertificate, CredentialSource},
+};
+
+/// Prefix of the environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "MEETING_SERVICE__";
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub server: ServerSettings,
+    #[serde(default)]
+    pub graph: GraphSettings,
+    #[serde(default)]
+    pub identity: IdentitySettings,
+    #[serde(default)]
+    pub auth: AuthSettings,
+    #[serde(default)]
+    pub log: LogSettings,
+    #[serde(default)]
+    pub tenants: Vec<TenantSettings>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Socket address of the gRPC server; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Deadline of calls that carry no grpc-timeout.
+    #[serde(with = "humantime_serde")]
+    pub default_deadline: Duration,
+    /// How long in-flight calls may take to finish after SIGTERM before the process exits.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace_period: Duration,
+    /// Largest request message accepted, in bytes.
+    pub max_request_bytes: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            listen: SocketAddr::from(([0, 0, 0, 0], 50051)),
+            default_deadline: Duration::from_secs(30),
+            shutdown_grace_period: Duration::from_secs(20),
+            max_request_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// Microsoft's national clouds: each has its own Graph endpoint and authority host, and tokens
+/// of one are not valid in another.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cloud {
+    #[default]
+    Global,
+    Usgov,
+    UsgovDod,
+    China,
+}
+
+impl Cloud {
+    pub fn graph_endpoint(self) -> &'static str {
+        match self {
+            Cloud::Global => "https://graph.microsoft.com",
+            Cloud::Usgov => "https://graph.microsoft.us",
+            Cloud::UsgovDod => "https://dod-graph.microsoft.us",
+            Cloud::China => "https://microsoftgraph.chinacloudapi.cn",
+        }
+    }
+
+    pub fn authority_host(self) -> &'static str {
+        match self {
+            Cloud::Global => "https://login.microsoftonline.com",
+            Cloud::Usgov | Cloud::UsgovDod => "https://login.microsoftonline.us",
+            Cloud::China => "https://login.chinacloudapi.cn",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub enum ApiVersion {
+    #[default]
+    #[serde(rename = "v1.0")]
+    V1,
+    #[serde(rename = "beta")]
+    Beta,
+}
+
+impl ApiVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiVersion::V1 => "v1.0",
+            ApiVersion::Beta => "beta",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GraphSettings {
+    pub cloud: Cloud,
+    /// Overrides the cloud's Graph endpoint (e.g. an emulator on loopback).
+    pub endpoint: Option<String>,
+    pub api_version: ApiVersion,
+    /// Retries of a throttled (429) or unavailable (503, unreachable) Graph call, within the
+    /// call's deadline.
+    pub max_retries: usize,
+}
+
+impl Default for GraphSettings {
+    fn default() -> Self {
+        GraphSettings { cloud: Cloud::Global, endpoint: None, api_version: ApiVersion::V1, max_retries: 4 }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentitySettings {
+    /// Overrides the cloud's authority host (e.g. an emulator on loopback).
+    pub authority_host: Option<String>,
+    /// A cached token stops being used this long before it expires (capped at half its lifetime).
+    #[serde(with = "humantime_serde")]
+    pub token_refresh_margin: Duration,
+    /// A token is refreshed in the background once this fraction of its lifetime has passed
+    /// (or after the token response's `refresh_in`), while it keeps serving.
+    pub refresh_fraction: f64,
+    /// At most this many tenants' tokens are cached.
+    pub max_cached_tenants: u64,
+    /// A tenant's token is dropped after this long without a call.
+    #[serde(with = "humantime_serde")]
+    pub idle_eviction: Duration,
+    /// Reload credential files and the config file when they change on disk.
+    pub watch_files: bool,
+}
+
+impl Default for IdentitySettings {
+    fn default() -> Self {
+        IdentitySettings {
+            authority_host: None,
+            token_refresh_margin: Duration::from_secs(300),
+            refresh_fraction: 0.5,
+            max_cached_tenants: 10_000,
+            idle_eviction: Duration::from_secs(6 * 3600),
+            watch_files: true,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// Callers must be allowed by a caller policy; with none configured every call is refused
+    /// (fail closed).
+    #[default]
+    Policy,
+    /// No caller authentication: dev mode, tests, or a mesh that enforces it.
+    None,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    pub mode: AuthMode,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Json,
+    Text,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A RUST_LOG-style filter; the RUST_LOG variable wins when set.
+    pub filter: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings { format: LogFormat::Json, filter: "info".to_owned() }
+    }
+}
+
+/// One tenant the service creates meetings in, with the application credential it uses there.
+#[derive(Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSettings {
+    /// Required, except with `workload_identity`, where `AZURE_TENANT_ID` is the default.
+    #[serde(default)]
+    pub tenant_id: String,
+    /// Required, except with `workload_identity`, where `AZURE_CLIENT_ID` is the default.
+    #[serde(default)]
+    pub client_id: String,
+    /// This tenant's national cloud, when it differs from `graph.cloud`.
+    #[serde(default)]
+    pub cloud: Option<Cloud>,
+    /// This tenant's authority host, when it differs from its cloud's (with `workload_identity`,
+    /// `AZURE_AUTHORITY_HOST` is the default).
+    #[serde(default)]
+    pub authority_host: Option<String>,
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    #[serde(default)]
+    pub certificate_file: Option<PathBuf>,
+    #[serde(default)]
+    pub send_certificate_chain: Option<bool>,
+    #[serde(default)]
+    pub workload_identity: Option<bool>,
+}
+
+// Holds only paths and variable names, but keep the habit: no secret-bearing type prints itself.
+impl fmt::Debug for TenantSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TenantSettings")
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .field("client_secret_file", &self.client_secret_file)
+            .field("client_secret_env", &self.client_secret_env)
+            .field("certificate_file", &self.certificate_file)
+            .field("workload_identity", &self.workload_identity)
+            .field("cloud", &self.cloud)
+            .field("authority_host", &self.authority_host)
+            .finish()
+    }
+}
+
+/// A tenant entry with every default applied and its credential loaded.
+#[derive(Clone, Debug)]
+pub struct ResolvedTenant {
+    pub tenant_id: TenantId,
+    pub client_id: String,
+    pub cloud: Cloud,
+    pub graph_endpoint: Url,
+    pub authority_host: Url,
+    pub credential: CredentialSource,
+}
+
+fn read_secret_file(key: &str, path: &Path) -> Result<SecretString, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) if !text.trim().is_empty() => Ok(SecretString::from(text.trim().to_owned())),
+        Ok(_) => Err(ConfigError::invalid(key, format!("{} is empty", path.display()))),
+        Err(e) => Err(ConfigError::invalid(key, format!("cannot read {}: {e}", path.display()))),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration key `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+impl From<figment::Error> for ConfigError {
+    /// figment reports environment keys as written (`SERVER.LISTEN`); name them as the file does.
+    fn from(error: figment::Error) -> Self {
+        let key = if error.path.is_empty() { "(file)".to_owned() } else { error.path.join(".").to_lowercase() };
+        let origin = error.metadata.as_ref().map(|m| format!(" (from {})", m.name)).unwrap_or_default();
+        ConfigError::Invalid { key, message: format!("{}{origin}", error.kind) }
+    }
+}
+
+impl ConfigError {
+    fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError::Invalid { key: key.into(), message: message.into() }
+    }
+}
+
+impl Settings {
+    /// Defaults, then the TOML file (if any), then `MEETING_SERVICE__*` variables; validated.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(ConfigError::invalid("--config", format!("{} is not a readable file", file.display())));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
+        let settings: Settings = figment.extract()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what types alone cannot: URLs, ranges, exactly one credential per tenant, that
+    /// secret files and variables exist.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.server.default_deadline.is_zero() {
+            return Err(ConfigError::invalid("server.default_deadline", "must be greater than zero"));
+        }
+        if self.server.max_request_bytes < 1024 {
+            return Err(ConfigError::invalid("server.max_request_bytes", "must be at least 1024"));
+        }
+        if self.graph.max_retries > 10 {
+            return Err(ConfigError::invalid("graph.max_retries", "must be at most 10"));
+        }
+        self.graph_endpoint()?;
+        self.authority_host()?;
+
+        if !(0.05..=0.95).contains(&self.identity.refresh_fraction) {
+            return Err(ConfigError::invalid("identity.refresh_fraction", "must be between 0.05 and 0.95"));
+        }
+        if self.identity.max_cached_tenants == 0 {
+            return Err(ConfigError::invalid("identity.max_cached_tenants", "must be at least 1"));
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.filter) {
+            return Err(ConfigError::invalid("log.filter", e.to_string()));
+        }
+        self.resolve_tenants(&|name| std::env::var(name).ok())?;
+        Ok(())
+    }
+
+    /// Every tenant with its defaults applied (clouds, workload-identity variables) and its
+    /// credential read and checked. `env` reads the process environment (tests pass their own).
+    pub fn resolve_tenants(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<ResolvedTenant>, ConfigError> {
+        let mut seen = std::collections::HashSet::new();
+        let mut resolved = Vec::with_capacity(self.tenants.len());
+        for (i, tenant) in self.tenants.iter().enumerate() {
+            let key = |name: &str| format!("tenants[{i}].{name}");
+            let workload_identity = tenant.workload_identity == Some(true);
+            let from_env = |value: &str, variable: &str| {
+                if value.is_empty() && workload_identity {
+                    env(variable).unwrap_or_default()
+                } else {
+                    value.to_owned()
+                }
+            };
+            let tenant_id = from_env(&tenant.tenant_id, "AZURE_TENANT_ID");
+            let id = TenantId::parse(&key("tenant_id"), &tenant_id)
+                .map_err(|v| ConfigError::invalid(v.field, v.description))?;
+            if !seen.insert(id) {
+                return Err(ConfigError::invalid(key("tenant_id"), format!("tenant {id} is configured twice")));
+            }
+            let client_id = from_env(&tenant.client_id, "AZURE_CLIENT_ID");
+            TenantId::parse(&key("client_id"), &client_id)
+                .map_err(|v| ConfigError::invalid(v.field, "must be the application (client) id, a GUID"))?;
+
+            let credentials = [
+                tenant.client_secret_file.is_some(),
+                tenant.client_secret_env.is_some(),
+                tenant.certificate_file.is_some(),
+                workload_identity,
+            ];
+            match credentials.iter().filter(|set| **set).count() {
+                1 => {}
+                0 => {
+                    return Err(ConfigError::invalid(
+                        format!("tenants[{i}]"),
+                        "needs one credential: client_secret_file, client_secret_env, certificate_file or workload_identity = true",
+                    ))
+                }
+                _ => {
+                    return Err(ConfigError::invalid(
+                        format!("tenants[{i}]"),
+                        "has more than one credential: set only one of client_secret_file, client_secret_env, certificate_file, workload_identity",
+                    ))
+                }
+            }
+            if tenant.send_certificate_chain.is_some() && tenant.certificate_file.is_none() {
+                return Err(ConfigError::invalid(key("send_certificate_chain"), "applies only with certificate_file"));
+            }
+            let credential = if let Some(path) = &tenant.client_secret_file {
+                CredentialSource::SecretFile {
+                    path: path.clone(),
+                    secret: read_secret_file(&key("client_secret_file"), path)?,
+                }
+            } else if let Some(variable) = &tenant.client_secret_env {
+                match env(variable).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
+                    Some(value) => CredentialSource::SecretEnv { variable: variable.clone(), secret: value.into() },
+                    None => {
+                        return Err(ConfigError::invalid(
+                            key("client_secret_env"),
+                            format!("environment variable {variable} is not set or empty"),
+                        ))
+                    }
+                }
+            } else if let Some(path) = &tenant.certificate_file {
+                let certificate = ClientCertificate::load(path, tenant.send_certificate_chain.unwrap_or(false))
+                    .map_err(|e| ConfigError::invalid(key("certificate_file"), format!("{}: {e}", path.display())))?;
+                CredentialSource::Certificate { path: path.clone(), certificate: Arc::new(certificate) }
+            } else {
+                let path = env("AZURE_FEDERATED_TOKEN_FILE").filter(|p| !p.is_empty()).ok_or_else(|| {
+                    ConfigError::invalid(
+                        key("workload_identity"),
+                        "AZURE_FEDERATED_TOKEN_FILE is not set (is the pod labelled azure.workload.identity/use: \"true\"?)",
+                    )
+                })?;
+                let path = PathBuf::from(path);
+                read_secret_file(&key("workload_identity"), &path)?;
+                CredentialSource::WorkloadIdentity { token_file: path }
+            };
+
+            let cloud = tenant.cloud.unwrap_or(self.graph.cloud);
+            let graph_endpoint = match tenant.cloud {
+                Some(cloud) => endpoint_url(&key("cloud"), None, cloud.graph_endpoint())?,
+                None => self.graph_endpoint()?,
+            };
+            let authority_override = tenant.authority_host.clone().or_else(|| {
+                if workload_identity {
+                    env("AZURE_AUTHORITY_HOST").filter(|h| !h.is_empty())
+                } else {
+                    None
+                }
+            });
+            let authority_host = match (authority_override, tenant.cloud) {
+                (Some(host), _) => endpoint_url(&key("authority_host"), Some(&host), "")?,
+                (None, Some(cloud)) => endpoint_url(&key("cloud"), None, cloud.authority_host())?,
+                (None, None) => self.authority_host()?,
+            };
+            resolved.push(ResolvedTenant {
+                tenant_id: id,
+                client_id,
+                cloud,
+                graph_endpoint,
+                authority_host,
+                credential,
+            });
+        }
+        Ok(resolved)
+    }
+
+    /// The Graph endpoint: `graph.endpoint` when set, else the cloud's.
+    pub fn graph_endpoint(&self) -> Result<Url, ConfigError> {
+        endpoint_url("graph.endpoint", self.graph.endpoint.as_deref(), self.graph.cloud.graph_endpoint())
+    }
+
+    /// The authority host: `identity.authority_host` when set, else the cloud's.
+    pub fn authority_host(&self) -> Result<Url, ConfigError> {
+        endpoint_url(
+            "identity.authority_host",
+            self.identity.authority_host.as_deref(),
+            self.graph.cloud.authority_host(),
+        )
+    }
+}
+
+/// An endpoint is a bare origin; plain http only reaches loopback, so a typo can't send tokens
+/// over the network in clear text.
+fn endpoint_url(key: &str, value: Option<&str>, default: &str) -> Result<Url, ConfigError> {
+    let raw = value.unwrap_or(default);
+    let url = Url::parse(raw).map_err(|e| ConfigError::invalid(key, format!("`{raw}` is not a URL: {e}")))?;
+    let host = url.host_str().unwrap_or_default();
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(host) => {}
+        "http" => {
+            return Err(ConfigError::invalid(key, "plain http:// is accepted only for loopback hosts; use https://"))
+        }
+        other => return Err(ConfigError::invalid(key, format!("unsupported scheme `{other}`"))),
+    }
+    if url.path() != "/" || url.query().is_some() || !url.username().is_empty() {
+        return Err(ConfigError::invalid(key, "must be a bare origin such as https://graph.microsoft.com"));
+    }
+    Ok(url)
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant() -> TenantSettings {
+        TenantSettings {
+            tenant_id: "72f988bf-86f1-41af-91ab-2d7cd011db47".into(),
+            client_id: "535fb089-9ff3-47b6-9bfb-4f1264799865".into(),
+            client_secret_env: Some("PATH".into()),
+            ..Default::default()
+        }
+    }
+
+    fn key_of(settings: Settings) -> Option<String> {
+        match settings.validate() {
+            Ok(()) => None,
+            Err(ConfigError::Invalid { key, .. }) => Some(key),
+        }
+    }
+
+    #[test]
+    fn validation_names_the_key() {
+        let with = |f: &dyn Fn(&mut Settings)| {
+            let mut s = Settings { tenants: vec![tenant()], ..Default::default() };
+            f(&mut s);
+            key_of(s)
+        };
+        assert_eq!(with(&|_| {}), None);
+        assert_eq!(with(&|s| s.graph.endpoint = Some("http://127.0.0.1:8081".into())), None);
+        assert_eq!(with(&|s| s.graph.endpoint = Some("http://[::1]:8081/".into())), None);
+        assert_eq!(
+            with(&|s| s.graph.endpoint = Some("http://graph.example.com".into())).as_deref(),
+            Some("graph.endpoint")
+        );
+        assert_eq!(
+            with(&|s| s.graph.endpoint = Some("https://graph.microsoft.com/v1.0".into())).as_deref(),
+            Some("graph.endpoint")
+        );
+        assert_eq!(
+            with(&|s| s.identity.authority_host = Some("ftp://x".into())).as_deref(),
+            Some("identity.authority_host")
+        );
+        assert_eq!(with(&|s| s.server.default_deadline = Duration::ZERO).as_deref(), Some("server.default_deadline"));
+        assert_eq!(with(&|s| s.tenants[0].tenant_id = "contoso".into()).as_deref(), Some("tenants[0].tenant_id"));
+        assert_eq!(with(&|s| s.tenants[0].client_id = "app".into()).as_deref(), Some("tenants[0].client_id"));
+        assert_eq!(with(&|s| s.tenants.push(tenant())).as_deref(), Some("tenants[1].tenant_id"));
+        assert_eq!(with(&|s| s.tenants[0].client_secret_env = None).as_deref(), Some("tenants[0]"));
+        assert_eq!(
+            with(&|s| s.tenants[0].client_secret_file = Some("/nonexistent".into())).as_deref(),
+            Some("tenants[0]")
+        );
+        assert_eq!(
+            with(&|s| s.tenants[0].client_secret_env = Some("MEETING_SERVICE_TEST_UNSET_VARIABLE".into())).as_deref(),
+            Some("tenants[0].client_secret_env")
+        );
+        assert_eq!(
+            with(&|s| {
+                s.tenants[0].client_secret_env = None;
+                s.tenants[0].client_secret_file = Some("/nonexistent/secret".into());
+            })
+            .as_deref(),
+            Some("tenants[0].client_secret_file")
+        );
+    }
+
+    #[test]
+    fn clouds() {
+        for (cloud, graph, login) in [
+            (Cloud::Global, "https://graph.microsoft.com/", "https://login.microsoftonline.com/"),
+            (Cloud::Usgov, "https://graph.microsoft.us/", "https://login.microsoftonline.us/"),
+            (Cloud::UsgovDod, "https://dod-graph.microsoft.us/", "https://login.microsoftonline.us/"),
+            (Cloud::China, "https://microsoftgraph.chinacloudapi.cn/", "https://login.chinacloudapi.cn/"),
+        ] {
+            let s = Settings { graph: GraphSettings { cloud, ..Default::default() }, ..Default::default() };
+            assert_eq!(s.graph_endpoint().unwrap().as_str(), graph);
+            assert_eq!(s.authority_host().unwrap().as_str(), login);
+        }
+    }
+
+    #[test]
+    fn tenants_resolve_clouds_and_workload_identity_defaults() {
+        let token_file = std::env::temp_dir().join(format!("meeting-service-wi-{}", std::process::id()));
+        std::fs::write(&token_file, "eyJfederated").unwrap();
+        let token_path = token_file.display().to_string();
+        let env = |name: &str| match name {
+            "AZURE_TENANT_ID" => Some("11111111-2222-4333-8444-555555555555".to_owned()),
+            "AZURE_CLIENT_ID" => Some("66666666-7777-4888-9999-000000000000".to_owned()),
+            "AZURE_AUTHORITY_HOST" => Some("https://login.microsoftonline.com/".to_owned()),
+            "AZURE_FEDERATED_TOKEN_FILE" => Some(token_path.clone()),
+            "SECRET" | "PATH" => Some(" s3cr3t\n".to_owned()),
+            _ => None,
+        };
+        let settings = Settings {
+            graph: GraphSettings { cloud: Cloud::Usgov, ..Default::default() },
+            tenants: vec![
+                TenantSettings { client_secret_env: Some("SECRET".into()), ..tenant() },
+                TenantSettings { workload_identity: Some(true), cloud: Some(Cloud::Global), ..Default::default() },
+                TenantSettings {
+                    tenant_id: "99999999-8888-4777-8666-555555555555".into(),
+                    cloud: Some(Cloud::UsgovDod),
+                    ..tenant()
+                },
+                TenantSettings {
+                    tenant_id: "12345678-8888-4777-8666-555555555555".into(),
+                    cloud: Some(Cloud::China),
+                    ..tenant()
+                },
+            ],
+            ..Default::default()
+        };
+        let resolved = settings.resolve_tenants(&|n| env(n)).unwrap();
+        let urls =
+            |i: usize| (resolved[i].graph_endpoint.as_str().to_owned(), resolved[i].authority_host.as_str().to_owned());
+        assert_eq!(urls(0), ("https://graph.microsoft.us/".into(), "https://login.microsoftonline.us/".into()));
+        assert_eq!(urls(1), ("https://graph.microsoft.com/".into(), "https://login.microsoftonline.com/".into()));
+        assert_eq!(urls(2), ("https://dod-graph.microsoft.us/".into(), "https://login.microsoftonline.us/".into()));
+        assert_eq!(
+            urls(3),
+            ("https://microsoftgraph.chinacloudapi.cn/".into(), "https://login.chinacloudapi.cn/".into())
+        );
+        assert_eq!(resolved[1].tenant_id.to_string(), "11111111-2222-4333-8444-555555555555");
+        assert_eq!(resolved[1].client_id, "66666666-7777-4888-9999-000000000000");
+        assert!(
+            matches!(&resolved[1].credential, CredentialSource::WorkloadIdentity { token_file: p } if *p == token_file)
+        );
+        assert_eq!(resolved[0].credential.kind(), "client_secret_env");
+        assert!(!format!("{:?}", resolved[0]).contains("s3cr3t"));
+
+        let no_token_file = |n: &str| if n == "AZURE_FEDERATED_TOKEN_FILE" { None } else { env(n) };
+        let err = settings.resolve_tenants(&no_token_file).unwrap_err().to_string();
+        assert!(err.contains("tenants[1].workload_identity") && err.contains("AZURE_FEDERATED_TOKEN_FILE"), "{err}");
+        std::fs::remove_file(&token_file).ok();
+    }
+
+    #[test]
+    fn certificate_files_are_checked_at_start_up() {
+        let fixture = |name: &str| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+        let with_cert = |name: &str| Settings {
+            tenants: vec![TenantSettings {
+                client_secret_env: None,
+                certificate_file: Some(fixture(name)),
+                send_certificate_chain: Some(true),
+                ..tenant()
+            }],
+            ..Default::default()
+        };
+        let resolved = with_cert("client-certificate.pem").resolve_tenants(&|_| None).unwrap();
+        assert_eq!(resolved[0].credential.kind(), "certificate_file");
+        assert!(!format!("{:?}", resolved[0].credential).contains("PRIVATE KEY"));
+        let err = with_cert("ec-certificate.pem").resolve_tenants(&|_| None).unwrap_err().to_string();
+        assert!(err.contains("tenants[0].certificate_file") && err.contains("not RSA"), "{err}");
+    }
+
+    #[test]
+    fn loads_toml_and_names_bad_keys() {
+        let dir = std::env::temp_dir().join(format!("meeting-service-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, body: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, body).unwrap();
+            path
+        };
+        let good = write(
+            "good.toml",
+            "[server]\nlisten = \"127.0.0.1:0\"\ndefault_deadline = \"5s\"\n[graph]\napi_version = \"beta\"\n[auth]\nmode = \"none\"\n",
+        );
+        let s = Settings::load(Some(&good)).unwrap();
+        assert_eq!(s.server.default_deadline, Duration::from_secs(5));
+        assert_eq!(s.graph.api_version, ApiVersion::Beta);
+        assert_eq!(s.auth.mode, AuthMode::None);
+
+        let bad = write("bad.toml", "[server]\nlisten = \"not an address\"\n");
+        let err = Settings::load(Some(&bad)).unwrap_err().to_string();
+        assert!(err.contains("server.listen"), "{err}");
+        let typo = write("typo.toml", "[graph]\nendpoitn = \"x\"\n");
+        let err = Settings::load(Some(&typo)).unwrap_err().to_string();
+        assert!(err.contains("endpoitn"), "{err}");
+        let cloud = write("cloud.toml", "[graph]\ncloud = \"mars\"\n");
+        let err = Settings::load(Some(&cloud)).unwrap_err().to_string();
+        assert!(err.contains("graph.cloud"), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

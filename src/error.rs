@@ -1,0 +1,36 @@
+//! The one error type a call can end with. Each layer keeps its own typed error; this enum
+//! wraps them so that `grpc::status` can map every outcome to a gRPC status in one table.
+
+use std::sync::Arc;
+
+use crate::{
+    domain::{TenantId, ValidationError},
+    graph::GraphError,
+    identity::IdentityError,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The caller may not use the tenant, or the tenant is not configured: deliberately one
+    /// case, so that callers cannot enumerate tenants.
+    #[error("the caller is not permitted to create meetings in this tenant")]
+    NotPermitted,
+    #[error("no access token for tenant {tenant}: {source}")]
+    Identity {
+        tenant: TenantId,
+        #[source]
+        source: Arc<IdentityError>,
+    },
+    #[error("{source}")]
+    Graph {
+        #[source]
+        source: GraphError,
+    },
+    /// The call's deadline ran out; `reached_graph` tells whether a meeting may exist.
+    #[error("the deadline ran out")]
+    DeadlineExceeded { reached_graph: bool },
+    #[error("the service is shutting down")]
+    ShuttingDown,
+}

@@ -1,0 +1,193 @@
+//! One HTTP exchange with Graph's create endpoints. Retries, tokens and deadlines are the
+//! pipeline's business; this module turns a meeting into a request and a response into a
+//! meeting or a `GraphError`.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use reqwest::{header, Url};
+
+use super::{
+    convert::{meeting_from_dto, meeting_to_dto},
+    error::{GraphError, GraphFailure},
+    model::{ErrorBodyDto, OnlineMeetingDto},
+};
+use crate::{
+    config::ApiVersion,
+    domain::{AcceptLanguage, OnlineMeeting, UserId},
+};
+
+/// Everything but RFC 3986 unreserved characters is escaped, so a UPN (`@`, and `#` in guest
+/// UPNs) stays one path segment and can't walk the path.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// Successful meeting bodies are a few KiB; anything far larger is not a meeting.
+const MAX_RESPONSE_BYTES: usize = 2 * 1024 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct GraphClient {
+    http: reqwest::Client,
+    /// `{endpoint}/{api_version}/users/`
+    users_base: String,
+}
+
+/// One create, as sent on the wire.
+pub struct GraphRequest<'a> {
+    pub organizer: &'a UserId,
+    /// The serialized meeting (see [`GraphClient::encode`]), reused as-is across retries.
+    pub body: Bytes,
+    /// Use createOrGet (the meeting has an externalId).
+    pub create_or_get: bool,
+    pub accept_language: Option<&'a AcceptLanguage>,
+    pub client_request_id: &'a str,
+    pub bearer: &'a str,
+    pub timeout: Duration,
+}
+
+/// A meeting Graph returned.
+#[derive(Debug)]
+pub struct CreateOutcome {
+    pub meeting: OnlineMeeting,
+    /// False when createOrGet answered 200: the meeting already existed.
+    pub created: bool,
+    pub request_id: Option<String>,
+}
+
+impl GraphClient {
+    pub fn new(http: reqwest::Client, endpoint: &Url, api_version: ApiVersion) -> Self {
+        let users_base = format!("{}/{}/users/", endpoint.as_str().trim_end_matches('/'), api_version.as_str());
+        GraphClient { http, users_base }
+    }
+
+    /// Graph's JSON for a meeting to create: only the properties that are set.
+    pub fn encode(meeting: &OnlineMeeting) -> Bytes {
+        // Serializing plain structs and JSON values into a Vec cannot fail.
+        Bytes::from(serde_json::to_vec(&meeting_to_dto(meeting)).unwrap_or_default())
+    }
+
+    /// The URL template for traces and logs: no user id in it.
+    pub fn route(create_or_get: bool) -> &'static str {
+        if create_or_get {
+            "/users/{userId}/onlineMeetings/createOrGet"
+        } else {
+            "/users/{userId}/onlineMeetings"
+        }
+    }
+
+    pub fn url(&self, organizer: &UserId, create_or_get: bool) -> String {
+        let segment = utf8_percent_encode(&organizer.as_path_value(), PATH_SEGMENT).to_string();
+        let action = if create_or_get { "/onlineMeetings/createOrGet" } else { "/onlineMeetings" };
+        format!("{}{segment}{action}", self.users_base)
+    }
+
+    pub async fn create(&self, request: &GraphRequest<'_>) -> Result<CreateOutcome, GraphError> {
+        let mut builder = self
+            .http
+            .post(self.url(request.organizer, request.create_or_get))
+            .timeout(request.timeout)
+            .bearer_auth(request.bearer)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json")
+            // Without it Graph reports newer enum members (invited, coorganizer) as unknownFutureValue.
+            .header("Prefer", "include-unknown-enum-members")
+            .header("client-request-id", request.client_request_id)
+            .body(request.body.clone());
+        if let Some(language) = request.accept_language {
+            builder = builder.header(header::ACCEPT_LANGUAGE, language.as_str());
+        }
+        let mut response = builder.send().await.map_err(classify_send_error)?;
+
+        let status = response.status();
+        let request_id = header_text(response.headers(), "request-id");
+        let retry_after =
+            header_text(response.headers(), header::RETRY_AFTER.as_str()).as_deref().and_then(super::parse_retry_after);
+        let is_json = header_text(response.headers(), header::CONTENT_TYPE.as_str())
+            .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/json"));
+
+        let mut body = Vec::new();
+        let mut truncated = false;
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) if body.len() + chunk.len() <= MAX_RESPONSE_BYTES => body.extend_from_slice(&chunk),
+                Ok(Some(_)) => {
+                    truncated = true;
+                    break;
+                }
+                Ok(None) => break,
+                Err(e) if e.is_timeout() => return Err(GraphError::Timeout),
+                Err(e) => return Err(GraphError::ConnectionLost(e)),
+            }
+        }
+
+        if !status.is_success() {
+            let error =
+                (!truncated).then(|| serde_json::from_slice::<ErrorBodyDto>(&body).ok()).flatten().map(|b| b.error);
+            let body_request_id =
+                error.as_ref().and_then(|e| e.inner_error.as_ref()).and_then(|i| i.request_id.clone());
+            return Err(GraphError::Status(Box::new(GraphFailure {
+                status: status.as_u16(),
+                code: error.as_ref().and_then(|e| e.code.clone()),
+                message: error.and_then(|e| e.message),
+                request_id: request_id.or(body_request_id),
+                retry_after,
+            })));
+        }
+
+        let invalid = |detail: String| GraphError::InvalidResponse { detail, request_id: request_id.clone() };
+        if truncated {
+            return Err(invalid(format!("body larger than {MAX_RESPONSE_BYTES} bytes")));
+        }
+        if !is_json {
+            return Err(invalid("Content-Type is not application/json".into()));
+        }
+        let dto: OnlineMeetingDto =
+            serde_json::from_slice(&body).map_err(|e| invalid(format!("not an onlineMeeting: {e}")))?;
+        if dto.id.is_none() {
+            return Err(invalid("the onlineMeeting has no id".into()));
+        }
+        Ok(CreateOutcome {
+            meeting: meeting_from_dto(dto),
+            created: !(request.create_or_get && status == reqwest::StatusCode::OK),
+            request_id,
+        })
+    }
+}
+
+fn header_text(headers: &header::HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+/// Whether the request may have reached Graph decides whether it may be retried.
+fn classify_send_error(e: reqwest::Error) -> GraphError {
+    if e.is_connect() {
+        GraphError::Connect(e)
+    } else if e.is_timeout() {
+        GraphError::Timeout
+    } else {
+        GraphError::ConnectionLost(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn organizer_is_one_encoded_segment() {
+        let client =
+            GraphClient::new(reqwest::Client::new(), &"https://graph.microsoft.com".parse().unwrap(), ApiVersion::V1);
+        let upn = UserId::parse("u", "ann_fabrikam.com#EXT#@contoso.onmicrosoft.com").unwrap();
+        assert_eq!(
+            client.url(&upn, false),
+            "https://graph.microsoft.com/v1.0/users/ann_fabrikam.com%23EXT%23%40contoso.onmicrosoft.com/onlineMeetings"
+        );
+        let oid = UserId::parse("u", "550FAE72-D251-43EC-868C-373732C2704F").unwrap();
+        let beta =
+            GraphClient::new(reqwest::Client::new(), &"http://127.0.0.1:8081/".parse().unwrap(), ApiVersion::Beta);
+        assert_eq!(
+            beta.url(&oid, true),
+            "http://127.0.0.1:8081/beta/users/550fae72-d251-43ec-868c-373732c2704f/onlineMeetings/createOrGet"
+        );
+    }
+}

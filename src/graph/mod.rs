@@ -1,0 +1,41 @@
+//! Microsoft Graph's onlineMeetings API: the only module that knows Graph's URLs, headers and
+//! JSON. Takes domain types in, gives domain types back; knows nothing of gRPC.
+
+mod client;
+mod convert;
+mod error;
+mod model;
+
+pub use client::{CreateOutcome, GraphClient, GraphRequest};
+pub use error::{GraphError, GraphFailure};
+
+use std::time::Duration;
+
+/// Reads a `Retry-After` value: whole or fractional seconds (Graph sends e.g. `2.128`) or an
+/// HTTP date.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<f64>() {
+        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(86_400.0)));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after("2.128"), Some(Duration::from_millis(2128)));
+        assert_eq!(parse_retry_after(" 0 "), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("-1"), None);
+        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        let future = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(120));
+        let parsed = parse_retry_after(&future).unwrap();
+        assert!(parsed > Duration::from_secs(100) && parsed <= Duration::from_secs(120), "{parsed:?}");
+    }
+}
