@@ -1,0 +1,17 @@
+//! The gRPC boundary: the only module that names tonic or prost types. Converts requests to
+//! domain commands (validating them), runs the pipeline, and converts results and errors back.
+
+mod convert;
+mod service;
+pub mod status;
+
+pub use service::{MeetingApi, ShutdownFlag};
+
+/// The code generated from `proto/meetings/v1/meeting_service.proto`.
+pub mod pb {
+    #![allow(clippy::all, missing_docs)]
+    tonic::include_proto!("meetings.v1");
+
+    /// The encoded descriptor set of the proto, for server reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/meetings_v1_descriptor.bin"));
+}

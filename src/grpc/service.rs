@@ -1,0 +1,212 @@
+//! `meetings.v1.MeetingService`: reads the call's metadata (deadline, language, trace context),
+//! converts the request, runs the pipeline, and converts the outcome. Reads like the flow it
+//! implements.
+
+use std::{
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use opentelemetry::{
+    propagation::{Extractor, TextMapPropagator},
+    trace::TraceContextExt,
+};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use tokio::time::Instant;
+use tonic::{metadata::MetadataMap, Request, Response, Status};
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use super::{
+    convert,
+    pb::{self, meeting_service_server::MeetingService},
+    status::{to_status, Correlation},
+};
+use crate::{
+    error::Error,
+    pipeline::{CallContext, Pipeline},
+};
+
+/// Set when the server begins shutting down: new calls are refused from then on.
+#[derive(Clone, Debug, Default)]
+pub struct ShutdownFlag(Arc<AtomicBool>);
+
+impl ShutdownFlag {
+    pub fn raise(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_raised(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+pub struct MeetingApi {
+    pipeline: Arc<Pipeline>,
+    default_deadline: Duration,
+    shutdown: ShutdownFlag,
+}
+
+impl MeetingApi {
+    pub fn new(pipeline: Arc<Pipeline>, default_deadline: Duration, shutdown: ShutdownFlag) -> Self {
+        MeetingApi { pipeline, default_deadline, shutdown }
+    }
+}
+
+#[tonic::async_trait]
+impl MeetingService for MeetingApi {
+    async fn create(&self, request: Request<pb::CreateRequest>) -> Result<Response<pb::CreateResponse>, Status> {
+        let started = Instant::now();
+        let metadata = request.metadata();
+        let deadline = started + answer_within(grpc_timeout(metadata).unwrap_or(self.default_deadline));
+        let language = metadata.get("accept-language").map(|v| v.to_str().unwrap_or("\u{7f}").to_owned());
+        let client_request_id = uuid::Uuid::new_v4().to_string();
+
+        let span = tracing::info_span!(
+            "meetings.v1.MeetingService/Create",
+            otel.kind = "server",
+            rpc.system = "grpc",
+            rpc.service = "meetings.v1.MeetingService",
+            rpc.method = "Create",
+            tenant_id = tracing::field::Empty,
+            client_request_id = %client_request_id,
+        );
+        let parent = TraceContextPropagator::new().extract(&MetadataExtractor(metadata));
+        // A span is only exported when a subscriber with the OpenTelemetry layer is installed.
+        let _ = span.set_parent(parent.clone());
+        let correlation = Correlation {
+            trace_id: Some(trace_id(&span, &parent)),
+            client_request_id: Some(client_request_id.clone()),
+        };
+
+        let request = request.into_inner();
+        let tenant = request.tenant_id.clone();
+        span.record("tenant_id", tenant.as_str());
+        let outcome = async {
+            if self.shutdown.is_raised() {
+                return Err(Error::ShuttingDown);
+            }
+            let command = convert::create_command(request, language.as_deref())?;
+            let ctx = CallContext { deadline, client_request_id };
+            match tokio::time::timeout_at(deadline, self.pipeline.create(&ctx, command)).await {
+                Ok(result) => result,
+                Err(_) => Err(Error::DeadlineExceeded { reached_graph: true }),
+            }
+        }
+        .instrument(span.clone())
+        .await;
+
+        let _entered = span.enter();
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        match outcome {
+            Ok(created) => {
+                tracing::info!(
+                    rpc.grpc.status_code = 0,
+                    tenant_id = %tenant,
+                    created = created.created,
+                    graph.request_id = created.graph_request_id.as_deref().unwrap_or_default(),
+                    trace_id = correlation.trace_id.as_deref().unwrap_or_default(),
+                    elapsed_ms,
+                    "Create succeeded"
+                );
+                Ok(Response::new(convert::create_response(created)))
+            }
+            Err(error) => {
+                let status = to_status(&error, &correlation);
+                tracing::warn!(
+                    rpc.grpc.status_code = status.code() as i32,
+                    tenant_id = %tenant,
+                    error.message = %error,
+                    trace_id = correlation.trace_id.as_deref().unwrap_or_default(),
+                    elapsed_ms,
+                    "Create failed"
+                );
+                Err(status)
+            }
+        }
+    }
+}
+
+/// The caller's `grpc-timeout` (tonic's own server timeout would answer CANCELLED, and handlers
+/// never see the parsed value). Format: up to 8 digits and a unit H, M, S, m, u or n.
+fn grpc_timeout(metadata: &MetadataMap) -> Option<Duration> {
+    let text = metadata.get("grpc-timeout")?.to_str().ok()?;
+    if text.len() < 2 || text.len() > 9 {
+        return None;
+    }
+    let (digits, unit) = text.split_at(text.len() - 1);
+    let value: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(value.checked_mul(3600)?),
+        "M" => Duration::from_secs(value.checked_mul(60)?),
+        "S" => Duration::from_secs(value),
+        "m" => Duration::from_millis(value),
+        "u" => Duration::from_micros(value),
+        "n" => Duration::from_nanos(value),
+        _ => return None,
+    })
+}
+
+/// The time the service gives itself: a little less than the caller's deadline, so that the
+/// caller receives the service's DEADLINE_EXCEEDED (with its details) before its own timer
+/// cancels the call.
+fn answer_within(timeout: Duration) -> Duration {
+    timeout.saturating_sub((timeout / 10).min(Duration::from_millis(100)))
+}
+
+struct MetadataExtractor<'a>(&'a MetadataMap);
+
+impl Extractor for MetadataExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0
+            .keys()
+            .filter_map(|k| match k {
+                tonic::metadata::KeyRef::Ascii(k) => Some(k.as_str()),
+                tonic::metadata::KeyRef::Binary(_) => None,
+            })
+            .collect()
+    }
+}
+
+/// The W3C trace id of the call: the exported span's, else the caller's, else a fresh one (so
+/// that errors can always be correlated with logs).
+fn trace_id(span: &tracing::Span, parent: &opentelemetry::Context) -> String {
+    let own = span.context().span().span_context().trace_id();
+    let caller = parent.span().span_context().trace_id();
+    for id in [own, caller] {
+        if id != opentelemetry::trace::TraceId::INVALID {
+            return id.to_string();
+        }
+    }
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeouts() {
+        let parse = |v: &str| {
+            let mut m = MetadataMap::new();
+            m.insert("grpc-timeout", v.parse().unwrap());
+            grpc_timeout(&m)
+        };
+        assert_eq!(parse("5S"), Some(Duration::from_secs(5)));
+        assert_eq!(parse("250m"), Some(Duration::from_millis(250)));
+        assert_eq!(parse("2H"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse("99999999u"), Some(Duration::from_micros(99_999_999)));
+        assert_eq!(parse("100"), None);
+        assert_eq!(parse("S"), None);
+        assert_eq!(parse("123456789S"), None);
+        assert_eq!(parse("1x"), None);
+        assert_eq!(grpc_timeout(&MetadataMap::new()), None);
+    }
+}

@@ -1,0 +1,118 @@
+//! The `meeting-service` binary: parse the command line, load and validate the configuration,
+//! start telemetry, serve until SIGTERM or SIGINT.
+
+#![forbid(unsafe_code)]
+
+use std::{net::SocketAddr, process::ExitCode};
+
+use clap::Parser;
+use meeting_service::{
+    cli::{self, Cli, Command},
+    config::{LogFormat, LogSettings, Settings},
+    dev,
+    reload::SettingsSource,
+    server::App,
+    telemetry,
+};
+
+/// Exit code for configuration errors (EX_USAGE, as linkerd2-proxy uses).
+const EXIT_CONFIG: u8 = 64;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("meeting-service: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Some(Command::Health(args)) => runtime.block_on(cli::health(args)),
+        None if cli.dev => runtime.block_on(run_dev(cli.listen)),
+        None => runtime.block_on(run(cli)),
+    }
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    let mut settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("meeting-service: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if let Some(listen) = cli.listen {
+        settings.server.listen = listen;
+    }
+    let _telemetry = telemetry::init(&settings.log);
+    let listener = match tokio::net::TcpListener::bind(settings.server.listen).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::error!(listen = %settings.server.listen, error = %e, "cannot listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    if settings.tenants.is_empty() {
+        tracing::warn!("no [[tenants]] configured: every Create will be refused");
+    }
+    if settings.auth.mode == meeting_service::config::AuthMode::Policy {
+        tracing::warn!(
+            "auth.mode is not \"none\" and no caller policy is configured: every Create is refused (fail closed)"
+        );
+    }
+    let source = match &cli.config {
+        Some(path) => SettingsSource::File(path.clone()),
+        None => SettingsSource::Fixed(Box::new(settings.clone())),
+    };
+    let app = match App::build(settings, source) {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("meeting-service: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "serving gRPC");
+    }
+    match app.serve(listener, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_dev(listen: Option<SocketAddr>) -> ExitCode {
+    let _telemetry = telemetry::init(&LogSettings { format: LogFormat::Text, filter: "info".into() });
+    let listen = listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 50051)));
+    match dev::run(listen, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("meeting-service: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Completes on SIGTERM (Kubernetes) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

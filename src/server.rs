@@ -1,0 +1,166 @@
+//! Assembles the service from its settings and serves it: the meetings API, gRPC health (overall
+//! and per service) and reflection (v1 and v1alpha, which grpcurl 1.8 needs). On shutdown,
+//! health turns NOT_SERVING, new calls are refused, calls in flight finish within the grace
+//! period.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use tokio::net::TcpListener;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::ServingStatus;
+
+use crate::{
+    config::{Cloud, ConfigError, Settings},
+    grpc::{
+        pb::{self, meeting_service_server::MeetingServiceServer},
+        MeetingApi, ShutdownFlag,
+    },
+    identity::{TokenClient, TokenPolicy, TokenProvider},
+    pipeline::Pipeline,
+    reload::{build_tenants, Reloader, SettingsSource},
+};
+
+/// The service, built and ready to serve.
+pub struct App {
+    pipeline: Arc<Pipeline>,
+    settings: Settings,
+    reloader: Option<Reloader>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("gRPC server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+impl App {
+    /// Builds the clients, the tenants and the token cache. `source` says where the settings
+    /// came from, for reloads; settings must have passed `validate`.
+    pub fn build(settings: Settings, source: SettingsSource) -> Result<App, ConfigError> {
+        // reqwest is built without a default crypto provider (ring builds much faster than
+        // aws-lc); an earlier install by the embedding process is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("meeting-service/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(5))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_keepalive(Duration::from_secs(30))
+            // A redirect could carry the bearer token elsewhere; Graph's create doesn't redirect.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ConfigError::Invalid { key: "graph.endpoint".into(), message: format!("HTTP client: {e}") })?;
+
+        let resolved = settings.resolve_tenants(&|name| std::env::var(name).ok())?;
+        for tenant in &resolved {
+            if tenant.cloud == Cloud::China {
+                tracing::warn!(
+                    tenant_id = %tenant.tenant_id,
+                    "Microsoft documents no onlineMeetings API in the China (21Vianet) cloud: creates for this tenant will likely fail"
+                );
+            }
+            if matches!(tenant.cloud, Cloud::Usgov | Cloud::UsgovDod) {
+                tracing::info!(
+                    tenant_id = %tenant.tenant_id,
+                    "US Government cloud: properties Graph lacks there are refused with INVALID_ARGUMENT"
+                );
+            }
+        }
+        let tenants = build_tenants(&http, settings.graph.api_version, resolved)?;
+        let identity = &settings.identity;
+        let tokens = TokenProvider::new(
+            TokenClient::new(http.clone()),
+            TokenPolicy {
+                refresh_margin: identity.token_refresh_margin,
+                refresh_fraction: identity.refresh_fraction,
+                max_cached_tenants: identity.max_cached_tenants,
+                idle_eviction: identity.idle_eviction,
+            },
+        );
+        let pipeline = Arc::new(Pipeline::new(tenants, tokens, settings.auth.mode, settings.graph.max_retries));
+        let reloader =
+            identity.watch_files.then(|| Reloader::new(source, pipeline.clone(), http, settings.graph.api_version));
+        Ok(App { pipeline, settings, reloader })
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then drains.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), ServeError> {
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health.set_serving::<MeetingServiceServer<MeetingApi>>().await;
+
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
+
+        let flag = ShutdownFlag::default();
+        let api = MeetingServiceServer::new(MeetingApi::new(
+            self.pipeline.clone(),
+            self.settings.server.default_deadline,
+            flag.clone(),
+        ))
+        .max_decoding_message_size(self.settings.server.max_request_bytes)
+        .max_encoding_message_size(16 * 1024 * 1024);
+
+        let _watcher = match self.reloader.map(Reloader::spawn_watcher).transpose() {
+            Ok(watcher) => watcher.map(AbortOnDrop),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch configuration files; changes need a restart");
+                None
+            }
+        };
+
+        let grace = self.settings.server.shutdown_grace_period;
+        let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
+        let on_shutdown = async move {
+            shutdown.await;
+            tracing::info!(grace_period = ?grace, "shutting down: NOT_SERVING, refusing new calls, draining");
+            flag.raise();
+            health.set_service_status("", ServingStatus::NotServing).await;
+            health.set_not_serving::<MeetingServiceServer<MeetingApi>>().await;
+            let _ = draining_tx.send(());
+        };
+
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let server = tonic::transport::Server::builder()
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(api)
+            .serve_with_incoming_shutdown(incoming, on_shutdown);
+        tokio::pin!(server);
+        let grace_elapsed = async {
+            if draining_rx.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            result = &mut server => result?,
+            () = grace_elapsed => tracing::warn!("grace period elapsed with calls still in flight; exiting"),
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Stops the file watcher when the server stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
