@@ -1,0 +1,370 @@
+//! Local emulator of Microsoft Graph `onlineMeetings` and the Microsoft identity platform token
+//! endpoint, for dev mode (`meeting-service --dev`) and the integration tests. **This is the
+//! emulator**: production configuration never selects it implicitly; only dev mode and tests
+//! start it. It serves plain HTTP on `127.0.0.1`, one ephemeral port per host:
+//!
+//! * **Graph** ([`Emulator::graph_endpoint`]): `POST /{v1.0|beta}/users/{userId}/onlineMeetings`
+//!   and `.../onlineMeetings/createOrGet`, with Graph's response headers and error bodies.
+//! * **login** ([`Emulator::authority_host`]): `POST /{tenant}/oauth2/v2.0/token`, client
+//!   credentials, with Entra's token and AADSTS error bodies.
+//!
+//! It writes its JSON itself from Microsoft's documented wire formats and shares no types or code
+//! with the service's Graph and identity clients, so that it checks them rather than mirrors them.
+//!
+//! Behaviour worth knowing:
+//! * Graph checks in order: bearer token (401 `InvalidAuthenticationToken`), injected faults, route
+//!   (`/me` is 400: app-only tokens have no user), `Content-Type`, body (400: null, invalid JSON,
+//!   wrong property types, unknown `createOrGet` parameters), user (object id or UPN, any case,
+//!   percent-decoded, in the token's tenant: 404), application access policy (403), times (400).
+//! * `createOrGet` is keyed by (tenant, organizer, `externalId`): 201 first, then 200 with the same
+//!   meeting. A plain create with `externalId` is a 400, as reported for Graph. Create responses
+//!   spell `audioConferencing.ConferenceId` (as Graph's create examples do), `createOrGet` ones
+//!   `conferenceId` (as its example does).
+//! * Without `Prefer: include-unknown-enum-members`, evolvable-enum members after
+//!   `unknownFutureValue` are returned as `unknownFutureValue`.
+//! * `joinInformation` follows `Accept-Language` (en default, ja, de, zh-CN); the tag shows in its
+//!   meeting-options link (`language=`).
+//! * Tokens are opaque JWT-shaped strings only this emulator accepts; the accepted scopes are
+//!   `https://graph.microsoft.com/.default` and `{graph_endpoint}/.default`. `client_assertion`
+//!   is rejected (AADSTS700027) until certificate support plugs a verifier in.
+//! * No tenant is preconfigured: call [`Emulator::add_tenant`], e.g. with [`EmulatedTenant::dev`].
+//!
+//! Control endpoints on the Graph host (no authentication, not recorded):
+//! * `GET /_emulator/requests`: the request log as JSON; `client_secret`, `client_assertion` and
+//!   `Authorization` values redacted.
+//! * `POST /_emulator/faults` (201) queues a fault: `{"target":"graph","status":429,"retryAfter":"2.128","times":2}`,
+//!   `{"status":500,"afterProcessing":true}`, `{"target":"login","aadsts":{"error":"invalid_client","code":7000215,"status":401}}`,
+//!   `{"target":"graph","delayMs":3000}`; `DELETE /_emulator/faults` (204) clears the queue.
+//!
+//! Secrets and tokens are never logged; requests are traced at debug level, without bodies.
+
+mod faults;
+mod graph;
+mod identity;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+use std::{
+    collections::{HashMap, VecDeque},
+    net::{Ipv4Addr, SocketAddr},
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::{Duration, Instant},
+};
+
+use axum::{
+    body::Body,
+    extract::Request,
+    http::{header::HeaderName, HeaderValue, StatusCode},
+    response::Response,
+    Router,
+};
+use serde_json::Value;
+use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
+
+pub use faults::{Fault, FaultKind};
+
+/// Tenant id of [`EmulatedTenant::dev`].
+pub const DEV_TENANT_ID: &str = "7d0f7a6e-3c1b-4f7e-9a5d-2b8c6e4f1a90";
+/// Application (client) id registered in the dev tenant.
+pub const DEV_CLIENT_ID: &str = "3a9c5e1f-7b2d-4c8e-a6f0-5d1b9e3c7a24";
+/// Client secret of the dev application (valid only against this emulator).
+pub const DEV_CLIENT_SECRET: &str = "dev-secret-not-for-production";
+/// Object id of Adele Vance (`adele.vance@contoso.example`), who has an application access policy.
+pub const DEV_USER_ID: &str = "5b2e8f4a-1c6d-4e9b-8a3f-7d0c2e6b9f15";
+/// Object id of `no.policy@contoso.example`, who has no application access policy (Graph: 403).
+pub const DEV_USER_NO_POLICY_ID: &str = "c8d4a2e6-9f1b-4b7d-b3e5-0a6f8c2d4e71";
+
+/// Which emulated host a request or fault belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Host {
+    Graph,
+    Login,
+}
+
+/// Emulator settings.
+#[derive(Clone, Debug)]
+pub struct EmulatorConfig {
+    /// `expires_in` (and `ext_expires_in`) of issued tokens; default 3599 s.
+    pub token_lifetime: Duration,
+    /// When set, token responses carry `refresh_in`.
+    pub refresh_in: Option<Duration>,
+    /// Added to every Graph response (benchmarks); default zero.
+    pub latency: Duration,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig { token_lifetime: Duration::from_secs(3599), refresh_in: None, latency: Duration::ZERO }
+    }
+}
+
+/// A tenant with one registered application and its users.
+#[derive(Clone, Debug)]
+pub struct EmulatedTenant {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub users: Vec<EmulatedUser>,
+}
+
+/// A user of an emulated tenant.
+#[derive(Clone, Debug)]
+pub struct EmulatedUser {
+    pub object_id: String,
+    pub user_principal_name: String,
+    pub display_name: String,
+    /// Whether an application access policy lets the app create meetings on this user's behalf.
+    pub has_access_policy: bool,
+}
+
+impl EmulatedTenant {
+    /// The dev tenant: [`DEV_TENANT_ID`], [`DEV_CLIENT_ID`], [`DEV_CLIENT_SECRET`], with Adele Vance
+    /// ([`DEV_USER_ID`], policy granted) and `no.policy@contoso.example` ([`DEV_USER_NO_POLICY_ID`]).
+    pub fn dev() -> EmulatedTenant {
+        let user = |id: &str, upn: &str, name: &str, has_access_policy| EmulatedUser {
+            object_id: id.to_owned(),
+            user_principal_name: upn.to_owned(),
+            display_name: name.to_owned(),
+            has_access_policy,
+        };
+        EmulatedTenant {
+            tenant_id: DEV_TENANT_ID.to_owned(),
+            client_id: DEV_CLIENT_ID.to_owned(),
+            client_secret: DEV_CLIENT_SECRET.to_owned(),
+            users: vec![
+                user(DEV_USER_ID, "adele.vance@contoso.example", "Adele Vance", true),
+                user(DEV_USER_NO_POLICY_ID, "no.policy@contoso.example", "No Policy", false),
+            ],
+        }
+    }
+}
+
+/// One request as received.
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    pub host: Host,
+    pub method: String,
+    /// Raw path as received, still percent-encoded, with the query.
+    pub path: String,
+    /// Header names lower-case, in received order.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl RecordedRequest {
+    /// The first value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON (`Null` when it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// The body as decoded form pairs, in order.
+    pub fn form(&self) -> Vec<(String, String)> {
+        wire::parse_form(&self.body)
+    }
+}
+
+/// A running emulator; dropping it (or [`Emulator::shutdown`]) stops both hosts gracefully.
+pub struct Emulator {
+    shared: Arc<Shared>,
+    login_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// Starts both hosts on `127.0.0.1`, each on an ephemeral port.
+    pub async fn start(config: EmulatorConfig) -> std::io::Result<Emulator> {
+        let graph = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let login = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let login_addr = login.local_addr()?;
+        let shared = Arc::new(Shared {
+            graph_endpoint: format!("http://{}", graph.local_addr()?),
+            verifier: Box::new(identity::RejectAllAssertions),
+            inner: Mutex::new(Inner { config, ..Inner::default() }),
+        });
+        let (stop, _) = watch::channel(false);
+        let mut tasks = Vec::new();
+        for (listener, router) in
+            [(graph, Router::new().fallback(graph::handle)), (login, Router::new().fallback(identity::handle))]
+        {
+            let app = router.with_state(Arc::clone(&shared));
+            let mut stopped = stop.subscribe();
+            let signal = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(signal).await {
+                    tracing::warn!(error = %e, "emulator host stopped with an error");
+                }
+            }));
+        }
+        tracing::info!(graph = %shared.graph_endpoint, login = %login_addr, "Graph and identity emulator started");
+        Ok(Emulator { shared, login_addr, stop, tasks })
+    }
+
+    /// Stops both hosts and waits (at most 5 s) for in-flight requests to complete.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        for task in std::mem::take(&mut self.tasks) {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), task).await.is_err() {
+                abort.abort();
+            }
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` of the Graph host (no trailing slash).
+    pub fn graph_endpoint(&self) -> String {
+        self.shared.graph_endpoint.clone()
+    }
+
+    /// `http://127.0.0.1:PORT` of the identity host (no trailing slash).
+    pub fn authority_host(&self) -> String {
+        format!("http://{}", self.login_addr)
+    }
+
+    /// Registers a tenant, replacing one with the same id.
+    pub fn add_tenant(&self, tenant: EmulatedTenant) {
+        let mut inner = self.shared.lock();
+        inner.tenants.retain(|t| !t.tenant_id.eq_ignore_ascii_case(&tenant.tenant_id));
+        inner.tenants.push(tenant);
+    }
+
+    /// Queues a fault (see [`Fault`]); one with `times == 0` is ignored.
+    pub fn push_fault(&self, fault: Fault) {
+        if fault.times > 0 {
+            self.shared.lock().faults.push_back(fault);
+        }
+    }
+
+    /// Drops every queued fault.
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
+    /// Every request received by either host, in arrival order (control endpoints excepted).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.lock().requests.clone()
+    }
+
+    /// Token requests (successful or not) whose path named `tenant_id` (any case).
+    pub fn token_requests(&self, tenant_id: &str) -> usize {
+        self.shared.lock().token_requests.get(&tenant_id.to_ascii_lowercase()).copied().unwrap_or(0)
+    }
+
+    /// Meetings actually created (a `createOrGet` returning an existing meeting does not count).
+    pub fn meetings_created(&self) -> usize {
+        self.shared.lock().meetings_created
+    }
+
+    /// Expires every token issued so far: Graph answers 401 for them from now on.
+    pub fn expire_tokens(&self) {
+        let now = Instant::now();
+        self.shared.lock().tokens.values_mut().for_each(|t| t.expires_at = t.expires_at.min(now));
+    }
+
+    /// Sets the latency added to every Graph response.
+    pub fn set_latency(&self, latency: Duration) {
+        self.shared.lock().config.latency = latency;
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// State shared by both hosts and the handle.
+struct Shared {
+    graph_endpoint: String,
+    /// Checks `client_assertion` credentials (certificates, federated tokens).
+    verifier: Box<dyn identity::AssertionVerifier>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    config: EmulatorConfig,
+    tenants: Vec<EmulatedTenant>,
+    tokens: HashMap<String, IssuedToken>,
+    /// createOrGet meetings (canonical form: every enum member, no per-request annotations) by
+    /// (tenant id, organizer object id, externalId), ids lower-cased.
+    meetings: HashMap<(String, String, String), Value>,
+    meetings_created: usize,
+    faults: VecDeque<Fault>,
+    requests: Vec<RecordedRequest>,
+    /// Token requests per tenant path segment, lower-cased.
+    token_requests: HashMap<String, usize>,
+}
+
+/// What the emulator remembers of a token it issued (the token is the map key).
+struct IssuedToken {
+    tenant_id: String,
+    client_id: String,
+    scope: String,
+    expires_at: Instant,
+}
+
+impl Shared {
+    /// Locks the state; a poisoned lock is taken over (no invariant spans a panic here).
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Inner {
+    fn tenant(&self, id: &str) -> Option<&EmulatedTenant> {
+        self.tenants.iter().find(|t| t.tenant_id.eq_ignore_ascii_case(id))
+    }
+
+    /// Takes one application of the first queued fault for `host`.
+    fn take_fault(&mut self, host: Host) -> Option<Fault> {
+        let index = self.faults.iter().position(|f| f.target == host)?;
+        let fault = self.faults.get_mut(index)?;
+        fault.times = fault.times.saturating_sub(1);
+        let taken = fault.clone();
+        if fault.times == 0 {
+            self.faults.remove(index);
+        }
+        Some(taken)
+    }
+}
+
+/// Reads a request into its record; `false` when the body could not be read (over 1 MiB).
+async fn capture(host: Host, req: Request) -> (RecordedRequest, bool) {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path_and_query().map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned());
+    let text = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
+    let headers = parts.headers.iter().map(|(k, v)| (k.as_str().to_owned(), text(v.as_bytes()))).collect();
+    let (body, body_ok) = match axum::body::to_bytes(body, 1 << 20).await {
+        Ok(bytes) => (text(&bytes), true),
+        Err(_) => (String::new(), false),
+    };
+    (RecordedRequest { host, method: parts.method.as_str().to_owned(), path, headers, body }, body_ok)
+}
+
+/// Whether a `Content-Type` value names `media_type` (parameters and case ignored).
+fn is_media_type(content_type: Option<&str>, media_type: &str) -> bool {
+    content_type.and_then(|v| v.split(';').next()).is_some_and(|v| v.trim().eq_ignore_ascii_case(media_type))
+}
+
+/// A response; `content-type` is set when the body is not empty, invalid header values are skipped.
+fn respond(status: u16, content_type: &str, body: String, headers: &[(&'static str, String)]) -> Response {
+    let content_type = (!body.is_empty()).then(|| ("content-type", content_type.to_owned()));
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in content_type.iter().chain(headers) {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            response.headers_mut().insert(HeaderName::from_static(name), value);
+        }
+    }
+    response
+}

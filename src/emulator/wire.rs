@@ -1,0 +1,99 @@
+//! Wire-format helpers of the emulator (base64, form encoding, timestamps, random digits), written
+//! here on purpose: the emulator shares no code with the service's own clients.
+
+use std::fmt::Write as _;
+
+use percent_encoding::percent_decode_str;
+use time::{format_description::well_known::Rfc3339, OffsetDateTime, UtcOffset};
+use uuid::Uuid;
+
+/// Standard base64 with padding (meeting ids) or base64url without (JWT segments), RFC 4648.
+pub(crate) fn base64(input: &[u8], url_safe: bool) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let byte = |i: usize| u32::from(chunk.get(i).copied().unwrap_or(0));
+        let n = (byte(0) << 16) | (byte(1) << 8) | byte(2);
+        for i in 0..4 {
+            let c = char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]);
+            match (i <= chunk.len(), url_safe, c) {
+                (true, true, '+') => out.push('-'),
+                (true, true, '/') => out.push('_'),
+                (true, _, c) => out.push(c),
+                (false, false, _) => out.push('='),
+                (false, true, _) => {}
+            }
+        }
+    }
+    out
+}
+
+/// Decodes an `application/x-www-form-urlencoded` body into name/value pairs, in order.
+pub(crate) fn parse_form(body: &str) -> Vec<(String, String)> {
+    let decode = |s: &str| percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+    let pairs = body.split('&').filter(|pair| !pair.is_empty());
+    pairs.map(|pair| pair.split_once('=').unwrap_or((pair, ""))).map(|(k, v)| (decode(k), decode(v))).collect()
+}
+
+/// Form-style encoding as .NET's `HttpUtility.UrlEncode` (space as `+`, `-_.!*'()` kept), which is
+/// how Graph encodes `joinInformation.content`.
+pub(crate) fn form_encode(input: &str) -> String {
+    let mut out = String::with_capacity(input.len() * 2);
+    for b in input.bytes() {
+        match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'!' | b'*' | b'\'' | b'(' | b')' => {
+                out.push(char::from(b))
+            }
+            b' ' => out.push('+'),
+            _ => {
+                let _ = write!(out, "%{b:02X}");
+            }
+        }
+    }
+    out
+}
+
+/// Parses an `Edm.DateTimeOffset` literal; one without offset is taken as UTC.
+pub(crate) fn parse_datetime(value: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(value, &Rfc3339).or_else(|_| OffsetDateTime::parse(&format!("{value}Z"), &Rfc3339)).ok()
+}
+
+/// `YYYY-MM-DD{separator}HH:MM:SS` in UTC, then `suffix`: `fraction` adds Graph's 7 digits.
+pub(crate) fn timestamp(t: OffsetDateTime, separator: char, fraction: bool, suffix: &str) -> String {
+    let t = t.to_offset(UtcOffset::UTC);
+    let (y, mo, d, h, mi, s) = (t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second());
+    let mut out = format!("{y:04}-{mo:02}-{d:02}{separator}{h:02}:{mi:02}:{s:02}");
+    if fraction {
+        let _ = write!(out, ".{:07}", t.nanosecond() / 100);
+    }
+    out + suffix
+}
+
+/// Graph's DateTimeOffset rendering: UTC, seven fractional digits, `Z`.
+pub(crate) fn graph_datetime(t: OffsetDateTime) -> String {
+    timestamp(t, 'T', true, "Z")
+}
+
+/// `len` random characters of `alphabet` (at most 256 symbols), the first one never `'0'`.
+pub(crate) fn random_string(len: usize, alphabet: &[u8]) -> String {
+    let size = alphabet.len().clamp(1, 256);
+    let limit = 256 - 256 % size; // rejection sampling keeps the draw unbiased
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        // Bytes 6 and 8 of a v4 UUID carry its version and variant bits.
+        let bytes = Uuid::new_v4().into_bytes();
+        for (_, &b) in bytes.iter().enumerate().filter(|(i, b)| *i != 6 && *i != 8 && usize::from(**b) < limit) {
+            match alphabet.get(usize::from(b) % size) {
+                Some(b'0') if out.is_empty() => {}
+                Some(&c) if out.len() < len => out.push(char::from(c)),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// `len` random decimal digits, not starting with 0.
+pub(crate) fn random_digits(len: usize) -> String {
+    random_string(len, b"0123456789")
+}
