@@ -1,0 +1,189 @@
+//! Serving concerns: health, reflection, graceful shutdown, and the real binary (dev mode,
+//! SIGTERM, configuration errors, no secrets in its output).
+
+use std::{
+    io::Read,
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use meeting_service::{
+    emulator::{Fault, DEV_CLIENT_SECRET, DEV_TENANT_ID},
+    grpc::pb::meeting_service_client::MeetingServiceClient,
+};
+use tonic::{transport::Channel, Code};
+use tonic_health::pb::{health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest};
+
+use crate::helpers::*;
+
+async fn next<T>(stream: &mut tonic::Streaming<T>) -> Option<T> {
+    stream.message().await.ok().flatten()
+}
+
+#[tokio::test]
+async fn health_reports_each_service() {
+    let app = spawn_app().await;
+    let channel = Channel::from_shared(format!("http://{}", app.addr)).unwrap().connect().await.unwrap();
+    let mut health = HealthClient::new(channel);
+    for service in ["", "meetings.v1.MeetingService"] {
+        let status = health.check(HealthCheckRequest { service: service.into() }).await.unwrap().into_inner().status();
+        assert_eq!(status, ServingStatus::Serving, "{service:?}");
+    }
+    let unknown = health.check(HealthCheckRequest { service: "nope.Service".into() }).await.unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn reflection_lists_both_services_in_v1_and_v1alpha() {
+    use tonic_reflection::pb::{v1, v1alpha};
+    let app = spawn_app().await;
+    let channel = Channel::from_shared(format!("http://{}", app.addr)).unwrap().connect().await.unwrap();
+
+    let mut client = v1::server_reflection_client::ServerReflectionClient::new(channel.clone());
+    let request = v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(String::new())),
+    };
+    let mut stream = client.server_reflection_info(tokio_stream::iter([request])).await.unwrap().into_inner();
+    let Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        next(&mut stream).await.and_then(|r| r.message_response)
+    else {
+        panic!("no list");
+    };
+    let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
+    assert!(names.contains(&"meetings.v1.MeetingService"), "{names:?}");
+    assert!(names.contains(&"grpc.health.v1.Health"), "{names:?}");
+
+    let mut alpha = v1alpha::server_reflection_client::ServerReflectionClient::new(channel);
+    let request = v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(v1alpha::server_reflection_request::MessageRequest::FileContainingSymbol(
+            "meetings.v1.MeetingService".into(),
+        )),
+    };
+    let mut stream = alpha.server_reflection_info(tokio_stream::iter([request])).await.unwrap().into_inner();
+    let response = next(&mut stream).await.and_then(|r| r.message_response).expect("answer");
+    assert!(matches!(response, v1alpha::server_reflection_response::MessageResponse::FileDescriptorResponse(_)));
+}
+
+#[tokio::test]
+async fn shutdown_lets_calls_in_flight_finish_and_refuses_new_ones() {
+    let mut app = spawn_app().await;
+    app.create(request(simple_meeting())).await.expect("warm");
+    let channel = Channel::from_shared(format!("http://{}", app.addr)).unwrap().connect().await.unwrap();
+    let mut watch =
+        HealthClient::new(channel).watch(HealthCheckRequest { service: String::new() }).await.unwrap().into_inner();
+    assert_eq!(next(&mut watch).await.unwrap().status(), ServingStatus::Serving);
+
+    app.emulator.push_fault(Fault::graph_delay(Duration::from_millis(800)));
+    let in_flight = {
+        let mut client = app.client.clone();
+        tokio::spawn(async move { client.create(request(simple_meeting())).await })
+    };
+    eventually(|| app.graph_requests().len() == 2, "the slow call to reach Graph").await;
+
+    app.trigger_shutdown();
+    assert_eq!(next(&mut watch).await.unwrap().status(), ServingStatus::NotServing);
+    drop(watch);
+
+    // Refused either by the handler (UNAVAILABLE, SHUTTING_DOWN) or by the transport, which has
+    // sent GOAWAY and stopped accepting connections.
+    let late = app.create(request(simple_meeting())).await.expect_err("refused while draining");
+    assert!(matches!(late.code(), Code::Unavailable | Code::Cancelled), "{late:?}");
+    let fresh = Channel::from_shared(format!("http://{}", app.addr)).unwrap().connect().await;
+    if let Ok(channel) = fresh {
+        let refused = MeetingServiceClient::new(channel).create(request(simple_meeting())).await;
+        assert!(refused.is_err(), "a new connection was served during shutdown");
+    }
+
+    let response = in_flight.await.unwrap().expect("the call in flight completes").into_inner();
+    assert!(response.created);
+    tokio::time::timeout(Duration::from_secs(5), app.stop()).await.expect("drains promptly").expect("clean exit");
+    assert_eq!(app.emulator.meetings_created(), 2);
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The real binary in dev mode: prints how to use it, serves, exits 0 on SIGTERM, and never
+/// prints the client secret or a token.
+#[tokio::test]
+async fn dev_mode_binary_serves_and_exits_cleanly_on_sigterm() {
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meeting-service"))
+        .args(["--dev", "--listen", &format!("127.0.0.1:{port}")])
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary starts");
+
+    let addr = format!("http://127.0.0.1:{port}");
+    let mut client = None;
+    for _ in 0..100 {
+        if let Ok(channel) = Channel::from_shared(addr.clone()).unwrap().connect().await {
+            client = Some(MeetingServiceClient::new(channel));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut client = client.expect("dev server listens");
+    let mut req = request(simple_meeting());
+    req.user_id = "adele.vance@contoso.example".into();
+    let created = client.create(req.clone()).await.expect("dev mode creates").into_inner();
+    assert!(created.meeting.unwrap().join_web_url().starts_with("https://teams.microsoft.com/"));
+    req.user_id = "no.policy@contoso.example".into();
+    client.create(req).await.expect_err("403 path logs an error");
+
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || {
+        let mut stdout = String::new();
+        let mut stderr = String::new();
+        child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+        child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        (child.wait().unwrap(), stdout, stderr)
+    });
+    let (exit, stdout, stderr) = tokio::time::timeout(Duration::from_secs(10), exit).await.expect("exits").unwrap();
+    assert!(exit.success(), "exit {exit:?}\n{stderr}");
+    assert!(stdout.contains(DEV_TENANT_ID), "{stdout}");
+    assert!(stdout.contains("grpcurl -plaintext"), "{stdout}");
+    let output = format!("{stdout}{stderr}");
+    assert!(output.contains("SIMULATED"), "dev mode says so loudly");
+    assert!(!output.contains(DEV_CLIENT_SECRET), "the client secret leaked into the output");
+    assert!(!output.contains("eyJ"), "a token leaked into the output");
+}
+
+#[test]
+fn invalid_configuration_exits_64_naming_the_key() {
+    let dir = std::env::temp_dir().join(format!("meeting-service-badconfig-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("config.toml");
+    std::fs::write(&config, "[graph]\nendpoint = \"http://graph.example.com\"\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_meeting-service")).args(["--config"]).arg(&config).output().unwrap();
+    assert_eq!(output.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("graph.endpoint"), "{stderr}");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_meeting-service"))
+        .args(["--config"])
+        .arg(&config)
+        .env("MEETING_SERVICE__GRAPH__ENDPOINT", "https://graph.microsoft.com")
+        .env("MEETING_SERVICE__SERVER__LISTEN", "not-an-address")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("server.listen"), "environment overrides are read and checked: {stderr}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn help_documents_the_flags() {
+    let output = Command::new(env!("CARGO_BIN_EXE_meeting-service")).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    for flag in ["--config", "--dev", "--listen", "health"] {
+        assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
+    }
+}

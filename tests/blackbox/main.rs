@@ -1,0 +1,11 @@
+//! Black-box tests: the real server on a random port, the emulator of Graph and the identity
+//! platform behind it, and the generated tonic client in front, as a caller would use it.
+
+mod helpers;
+
+mod create;
+mod credentials;
+mod errors;
+mod lifecycle;
+mod tokens;
+mod validation;
