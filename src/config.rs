@@ -41,6 +41,8 @@ pub struct Settings {
     #[serde(default)]
     pub log: LogSettings,
     #[serde(default)]
+    pub telemetry: TelemetrySettings,
+    #[serde(default)]
     pub tenants: Vec<TenantSettings>,
 }
 
@@ -209,6 +211,42 @@ impl Default for LogSettings {
     }
 }
 
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    #[default]
+    #[serde(rename = "grpc")]
+    Grpc,
+    #[serde(rename = "http/protobuf")]
+    HttpProtobuf,
+}
+
+/// OpenTelemetry export. Off unless `otlp_endpoint` (or `OTEL_EXPORTER_OTLP_ENDPOINT`) is set;
+/// the standard `OTEL_*` variables win over these keys.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetrySettings {
+    /// The collector, e.g. `http://otel-collector:4317` (gRPC) or `http://otel-collector:4318`
+    /// (HTTP/protobuf).
+    pub otlp_endpoint: Option<String>,
+    pub otlp_protocol: OtlpProtocol,
+    /// `service.name` unless `OTEL_SERVICE_NAME` is set.
+    pub service_name: String,
+    /// How often metrics are exported.
+    #[serde(with = "humantime_serde")]
+    pub metrics_interval: Duration,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        TelemetrySettings {
+            otlp_endpoint: None,
+            otlp_protocol: OtlpProtocol::Grpc,
+            service_name: "meeting-service".to_owned(),
+            metrics_interval: Duration::from_secs(30),
+        }
+    }
+}
+
 /// One tenant the service creates meetings in, with the application credential it uses there.
 #[derive(Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -330,6 +368,14 @@ impl Settings {
         }
         if self.identity.max_cached_tenants == 0 {
             return Err(ConfigError::invalid("identity.max_cached_tenants", "must be at least 1"));
+        }
+        if let Some(endpoint) = &self.telemetry.otlp_endpoint {
+            Url::parse(endpoint).map_err(|e| {
+                ConfigError::invalid("telemetry.otlp_endpoint", format!("`{endpoint}` is not a URL: {e}"))
+            })?;
+        }
+        if self.telemetry.metrics_interval < Duration::from_secs(1) {
+            return Err(ConfigError::invalid("telemetry.metrics_interval", "must be at least 1s"));
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.filter) {
             return Err(ConfigError::invalid("log.filter", e.to_string()));

@@ -8,7 +8,7 @@ use std::{net::SocketAddr, process::ExitCode};
 use clap::Parser;
 use meeting_service::{
     cli::{self, Cli, Command},
-    config::{LogFormat, LogSettings, Settings},
+    config::{LogFormat, LogSettings, Settings, TelemetrySettings},
     dev,
     reload::SettingsSource,
     server::App,
@@ -45,7 +45,13 @@ async fn run(cli: Cli) -> ExitCode {
     if let Some(listen) = cli.listen {
         settings.server.listen = listen;
     }
-    let _telemetry = telemetry::init(&settings.log);
+    let _telemetry = match telemetry::init(&settings.log, &settings.telemetry) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("meeting-service: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     let listener = match tokio::net::TcpListener::bind(settings.server.listen).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -85,7 +91,14 @@ async fn run(cli: Cli) -> ExitCode {
 }
 
 async fn run_dev(listen: Option<SocketAddr>) -> ExitCode {
-    let _telemetry = telemetry::init(&LogSettings { format: LogFormat::Text, filter: "info".into() });
+    let log = LogSettings { format: LogFormat::Text, filter: "info".into() };
+    let _telemetry = match telemetry::init(&log, &TelemetrySettings::default()) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("meeting-service: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let listen = listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 50051)));
     match dev::run(listen, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,11 +6,19 @@
 //! - 500, 502, 504 and connections lost after sending only when `external_id` makes the create
 //!   idempotent (createOrGet returns the meeting a lost attempt may have created).
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicU32, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use arc_swap::ArcSwap;
 use backon::{ExponentialBuilder, Retryable};
 use bytes::Bytes;
+use opentelemetry::KeyValue;
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -19,7 +27,8 @@ use crate::{
     domain::{self, CreateMeeting, MeetingCreated, TenantId, ValidationError},
     error::Error,
     graph::{CreateOutcome, GraphClient, GraphError, GraphRequest},
-    identity::{TenantCredential, TokenProvider},
+    identity::{AccessToken, TenantCredential, TokenProvider, TokenSource},
+    telemetry,
 };
 
 /// A configured tenant: its credential, its Graph endpoint, its cloud.
@@ -85,7 +94,8 @@ impl Pipeline {
         }
         let idempotent = command.is_idempotent();
         let body = GraphClient::encode(&command.meeting);
-        let attempt = || self.attempt(ctx, &tenant, &command, body.clone());
+        let attempts = AtomicU32::new(0);
+        let attempt = || self.attempt(ctx, &tenant, &command, body.clone(), attempts.fetch_add(1, Ordering::Relaxed));
         let outcome = attempt
             .retry(self.retry)
             .sleep(tokio::time::sleep)
@@ -99,7 +109,16 @@ impl Pipeline {
                 };
                 (Instant::now() + delay + MIN_ATTEMPT_TIME < ctx.deadline).then_some(delay)
             })
-            .notify(|e, delay| tracing::warn!(error = %e, ?delay, "retrying Graph call"))
+            .notify(|e, delay| {
+                let reason = match e {
+                    Error::Graph { source } => source.status().map_or("connect".to_owned(), |s| s.to_string()),
+                    _ => "other".to_owned(),
+                };
+                telemetry::metrics()
+                    .graph_retries
+                    .add(1, &[KeyValue::new("reason", reason), KeyValue::new("tenant_id", command.tenant.to_string())]);
+                tracing::warn!(error = %e, ?delay, "retrying Graph call");
+            })
             .await?;
         Ok(MeetingCreated { meeting: outcome.meeting, created: outcome.created, graph_request_id: outcome.request_id })
     }
@@ -119,27 +138,46 @@ impl Pipeline {
         tenant: &Tenant,
         command: &CreateMeeting,
         body: Bytes,
+        attempt: u32,
     ) -> Result<CreateOutcome, Error> {
         let id = command.tenant;
         let credential = &tenant.credential;
-        let (token, _) = self
-            .tokens
-            .token(credential, ctx.deadline)
-            .instrument(tracing::debug_span!("token", tenant_id = %id, credential = credential.source.kind()))
-            .await
-            .map_err(|source| Error::Identity { tenant: id, source })?;
-        match self.send(ctx, &tenant.graph, command, body.clone(), token.bearer()).await {
+        let token = self.token(credential, ctx.deadline).await?;
+        match self.send(ctx, &tenant.graph, command, body.clone(), token.bearer(), attempt).await {
             Err(Error::Graph { source }) if source.status() == Some(401) => {
                 tracing::info!(tenant_id = %id, "Graph refused the token; retrying once with a new one");
                 self.tokens.invalidate(id, &token).await;
-                let (token, _) = self
-                    .tokens
-                    .token(credential, ctx.deadline)
-                    .await
-                    .map_err(|source| Error::Identity { tenant: id, source })?;
-                self.send(ctx, &tenant.graph, command, body, token.bearer()).await
+                let token = self.token(credential, ctx.deadline).await?;
+                self.send(ctx, &tenant.graph, command, body, token.bearer(), attempt + 1).await
             }
             other => other,
+        }
+    }
+
+    /// The tenant's token, in a span that says where it came from (never the token).
+    async fn token(&self, credential: &Arc<TenantCredential>, deadline: Instant) -> Result<Arc<AccessToken>, Error> {
+        let span = tracing::info_span!(
+            "token",
+            tenant_id = %credential.tenant,
+            credential = credential.source.kind(),
+            token.source = tracing::field::Empty,
+        );
+        let result = self.tokens.token(credential, deadline).instrument(span.clone()).await;
+        let tenant = KeyValue::new("tenant_id", credential.tenant.to_string());
+        match result {
+            Ok((token, source)) => {
+                let hit = source == TokenSource::Cache;
+                span.record("token.source", if hit { "cache" } else { "identity_platform" });
+                telemetry::metrics()
+                    .token_cache
+                    .add(1, &[tenant, KeyValue::new("result", if hit { "hit" } else { "miss" })]);
+                Ok(token)
+            }
+            Err(source) => {
+                span.record("token.source", "error");
+                telemetry::metrics().token_cache.add(1, &[tenant, KeyValue::new("result", "miss")]);
+                Err(Error::Identity { tenant: credential.tenant, source })
+            }
         }
     }
 
@@ -150,6 +188,7 @@ impl Pipeline {
         command: &CreateMeeting,
         body: Bytes,
         bearer: &str,
+        attempt: u32,
     ) -> Result<CreateOutcome, Error> {
         let remaining = ctx.deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
@@ -164,29 +203,49 @@ impl Pipeline {
             bearer,
             timeout: remaining,
         };
-        let span = tracing::debug_span!(
+        let route = GraphClient::route(request.create_or_get);
+        let span = tracing::info_span!(
             "graph.create",
-            http.route = GraphClient::route(request.create_or_get),
-            http.status_code = tracing::field::Empty,
+            otel.name = format!("POST {route}"),
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            http.request.method = "POST",
+            url.template = route,
+            server.address = graph.host(),
+            http.request.resend_count = attempt,
+            http.response.status_code = tracing::field::Empty,
             graph.request_id = tracing::field::Empty,
+            graph.client_request_id = %ctx.client_request_id,
         );
+        let started = Instant::now();
         let result = graph.create(&request).instrument(span.clone()).await;
-        match &result {
+        let status = match &result {
             Ok(outcome) => {
-                span.record("http.status_code", if outcome.created { 201 } else { 200 });
                 if let Some(id) = &outcome.request_id {
                     span.record("graph.request_id", id.as_str());
                 }
+                Some(if outcome.created { 201 } else { 200 })
             }
             Err(e) => {
-                if let Some(status) = e.status() {
-                    span.record("http.status_code", status);
-                }
+                span.record("otel.status_code", "ERROR");
                 if let Some(id) = e.request_id() {
                     span.record("graph.request_id", id);
                 }
+                e.status()
             }
+        };
+        if let Some(status) = status {
+            span.record("http.response.status_code", status);
         }
+        telemetry::metrics().graph_duration.record(
+            started.elapsed().as_secs_f64(),
+            &[
+                KeyValue::new("http.request.method", "POST"),
+                KeyValue::new("http.response.status_code", status.map_or(0, i64::from)),
+                KeyValue::new("url.template", route),
+                KeyValue::new("tenant_id", command.tenant.to_string()),
+            ],
+        );
         result.map_err(|source| match source {
             GraphError::Timeout => Error::DeadlineExceeded { reached_graph: true },
             source => Error::Graph { source },

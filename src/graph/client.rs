@@ -30,6 +30,7 @@ pub struct GraphClient {
     http: reqwest::Client,
     /// `{endpoint}/{api_version}/users/`
     users_base: String,
+    host: String,
 }
 
 /// One create, as sent on the wire.
@@ -57,7 +58,12 @@ pub struct CreateOutcome {
 impl GraphClient {
     pub fn new(http: reqwest::Client, endpoint: &Url, api_version: ApiVersion) -> Self {
         let users_base = format!("{}/{}/users/", endpoint.as_str().trim_end_matches('/'), api_version.as_str());
-        GraphClient { http, users_base }
+        GraphClient { http, users_base, host: endpoint.host_str().unwrap_or_default().to_owned() }
+    }
+
+    /// The Graph host, for spans (`server.address`).
+    pub fn host(&self) -> &str {
+        &self.host
     }
 
     /// Graph's JSON for a meeting to create: only the properties that are set.

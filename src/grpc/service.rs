@@ -13,6 +13,7 @@ use std::{
 use opentelemetry::{
     propagation::{Extractor, TextMapPropagator},
     trace::TraceContextExt,
+    KeyValue,
 };
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tokio::time::Instant;
@@ -28,6 +29,7 @@ use super::{
 use crate::{
     error::Error,
     pipeline::{CallContext, Pipeline},
+    telemetry,
 };
 
 /// Set when the server begins shutting down: new calls are refused from then on.
@@ -68,12 +70,15 @@ impl MeetingService for MeetingApi {
         let span = tracing::info_span!(
             "meetings.v1.MeetingService/Create",
             otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
             rpc.system = "grpc",
             rpc.service = "meetings.v1.MeetingService",
             rpc.method = "Create",
+            rpc.grpc.status_code = tracing::field::Empty,
             tenant_id = tracing::field::Empty,
-            client_request_id = %client_request_id,
+            graph.client_request_id = %client_request_id,
         );
+        let _in_flight = InFlight::start();
         let parent = TraceContextPropagator::new().extract(&MetadataExtractor(metadata));
         // A span is only exported when a subscriber with the OpenTelemetry layer is installed.
         let _ = span.set_parent(parent.clone());
@@ -89,7 +94,8 @@ impl MeetingService for MeetingApi {
             if self.shutdown.is_raised() {
                 return Err(Error::ShuttingDown);
             }
-            let command = convert::create_command(request, language.as_deref())?;
+            let command =
+                tracing::info_span!("validate").in_scope(|| convert::create_command(request, language.as_deref()))?;
             let ctx = CallContext { deadline, client_request_id };
             match tokio::time::timeout_at(deadline, self.pipeline.create(&ctx, command)).await {
                 Ok(result) => result,
@@ -101,32 +107,65 @@ impl MeetingService for MeetingApi {
 
         let _entered = span.enter();
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-        match outcome {
+        let (response, code) = match outcome {
             Ok(created) => {
                 tracing::info!(
+                    rpc.method = "meetings.v1.MeetingService/Create",
                     rpc.grpc.status_code = 0,
                     tenant_id = %tenant,
                     created = created.created,
                     graph.request_id = created.graph_request_id.as_deref().unwrap_or_default(),
+                    graph.client_request_id = correlation.client_request_id.as_deref().unwrap_or_default(),
                     trace_id = correlation.trace_id.as_deref().unwrap_or_default(),
                     elapsed_ms,
                     "Create succeeded"
                 );
-                Ok(Response::new(convert::create_response(created)))
+                (Ok(Response::new(convert::create_response(created))), tonic::Code::Ok)
             }
             Err(error) => {
                 let status = to_status(&error, &correlation);
                 tracing::warn!(
+                    rpc.method = "meetings.v1.MeetingService/Create",
                     rpc.grpc.status_code = status.code() as i32,
                     tenant_id = %tenant,
                     error.message = %error,
+                    graph.client_request_id = correlation.client_request_id.as_deref().unwrap_or_default(),
                     trace_id = correlation.trace_id.as_deref().unwrap_or_default(),
                     elapsed_ms,
                     "Create failed"
                 );
-                Err(status)
+                span.record("otel.status_code", "ERROR");
+                let code = status.code();
+                (Err(status), code)
             }
-        }
+        };
+        span.record("rpc.grpc.status_code", code as i32);
+        telemetry::metrics().rpc_duration.record(
+            elapsed_ms,
+            &[
+                KeyValue::new("rpc.system", "grpc"),
+                KeyValue::new("rpc.service", "meetings.v1.MeetingService"),
+                KeyValue::new("rpc.method", "Create"),
+                KeyValue::new("rpc.grpc.status_code", code as i64),
+            ],
+        );
+        response
+    }
+}
+
+/// Counts a call in flight until it ends, however it ends (a cancelled call drops it too).
+struct InFlight;
+
+impl InFlight {
+    fn start() -> Self {
+        telemetry::metrics().rpc_in_flight.add(1, &[KeyValue::new("rpc.method", "Create")]);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        telemetry::metrics().rpc_in_flight.add(-1, &[KeyValue::new("rpc.method", "Create")]);
     }
 }
 

@@ -160,7 +160,23 @@ impl Inner {
             if remaining.is_zero() {
                 return Err(IdentityError::DeadlineExceeded);
             }
-            self.client.request(credential, remaining).await
+            let result = self.client.request(credential, remaining).await;
+            let outcome = match &result {
+                Ok(_) => "success",
+                Err(IdentityError::Rejected { .. }) => "rejected",
+                Err(IdentityError::Unavailable { .. }) => "unavailable",
+                Err(IdentityError::CredentialUnreadable { .. }) => "credential_unreadable",
+                Err(IdentityError::InvalidResponse { .. }) => "invalid_response",
+                Err(IdentityError::DeadlineExceeded) => "deadline_exceeded",
+            };
+            crate::telemetry::metrics().token_requests.add(
+                1,
+                &[
+                    opentelemetry::KeyValue::new("tenant_id", credential.tenant.to_string()),
+                    opentelemetry::KeyValue::new("outcome", outcome),
+                ],
+            );
+            result
         };
         let issued = attempt
             .retry(

@@ -7,5 +7,6 @@ mod create;
 mod credentials;
 mod errors;
 mod lifecycle;
+mod telemetry;
 mod tokens;
 mod validation;

@@ -1,0 +1,248 @@
+//! Observability, tested for real: the service binary exports over OTLP to a receiver in this
+//! test (a tonic server implementing the published TraceService and MetricsService), and its
+//! JSON log lines carry the correlation ids.
+
+use std::{
+    process::{Command, Stdio},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use meeting_service::{
+    emulator::{EmulatedTenant, Emulator, EmulatorConfig, Host, DEV_CLIENT_SECRET},
+    grpc::pb::meeting_service_client::MeetingServiceClient,
+};
+use opentelemetry_proto::tonic::{
+    collector::{
+        metrics::v1::{
+            metrics_service_server::{MetricsService, MetricsServiceServer},
+            ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+        },
+        trace::v1::{
+            trace_service_server::{TraceService, TraceServiceServer},
+            ExportTraceServiceRequest, ExportTraceServiceResponse,
+        },
+    },
+    common::v1::{any_value, KeyValue},
+    trace::v1::{span::SpanKind, Span},
+};
+use tonic::{transport::Channel, Request, Response, Status};
+
+use crate::helpers::*;
+
+#[derive(Clone, Default)]
+struct Receiver {
+    spans: Arc<Mutex<Vec<Span>>>,
+    metric_names: Arc<Mutex<Vec<String>>>,
+}
+
+#[tonic::async_trait]
+impl TraceService for Receiver {
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        let spans = request.into_inner().resource_spans.into_iter().flat_map(|r| r.scope_spans).flat_map(|s| s.spans);
+        self.spans.lock().unwrap().extend(spans);
+        Ok(Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for Receiver {
+    async fn export(
+        &self,
+        request: Request<ExportMetricsServiceRequest>,
+    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+        let names =
+            request.into_inner().resource_metrics.into_iter().flat_map(|r| r.scope_metrics).flat_map(|s| s.metrics);
+        self.metric_names.lock().unwrap().extend(names.map(|m| m.name));
+        Ok(Response::new(ExportMetricsServiceResponse::default()))
+    }
+}
+
+fn attribute(span: &Span, key: &str) -> Option<String> {
+    span.attributes.iter().find(|kv| kv.key == key).and_then(value_text)
+}
+
+fn value_text(kv: &KeyValue) -> Option<String> {
+    match kv.value.as_ref()?.value.as_ref()? {
+        any_value::Value::StringValue(s) => Some(s.clone()),
+        any_value::Value::IntValue(i) => Some(i.to_string()),
+        any_value::Value::BoolValue(b) => Some(b.to_string()),
+        any_value::Value::DoubleValue(d) => Some(d.to_string()),
+        other => Some(format!("{other:?}")),
+    }
+}
+
+#[tokio::test]
+async fn spans_continue_the_callers_trace_and_metrics_arrive_over_otlp() {
+    let receiver = Receiver::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let otlp = listener.local_addr().unwrap();
+    let service = receiver.clone();
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(service.clone()))
+            .add_service(MetricsServiceServer::new(service))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
+            .await
+    });
+
+    let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let tenant = EmulatedTenant::dev();
+    emulator.add_tenant(tenant.clone());
+    let dir = std::env::temp_dir().join(format!("meeting-service-otel-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("secret"), &tenant.client_secret).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = format!(
+        r#"
+[server]
+listen = "127.0.0.1:{port}"
+[graph]
+endpoint = "{graph}"
+[identity]
+authority_host = "{login}"
+[auth]
+mode = "none"
+[log]
+format = "json"
+filter = "info"
+[telemetry]
+otlp_endpoint = "http://{otlp}"
+otlp_protocol = "grpc"
+metrics_interval = "1s"
+[[tenants]]
+tenant_id = "{tenant_id}"
+client_id = "{client_id}"
+client_secret_file = "{secret}"
+"#,
+        graph = emulator.graph_endpoint(),
+        login = emulator.authority_host(),
+        tenant_id = tenant.tenant_id,
+        client_id = tenant.client_id,
+        secret = dir.join("secret").display(),
+    );
+    std::fs::write(dir.join("config.toml"), config).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_meeting-service"))
+        .arg("--config")
+        .arg(dir.join("config.toml"))
+        .env_remove("RUST_LOG")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("OTEL_SERVICE_NAME")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    let mut client = None;
+    for _ in 0..100 {
+        if let Ok(channel) = Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap().connect().await {
+            client = Some(MeetingServiceClient::new(channel));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut client = client.expect("service listens");
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let parent = "00f067aa0ba902b7";
+    let mut call = tonic::Request::new(request(simple_meeting()));
+    call.metadata_mut().insert("traceparent", format!("00-{trace_id}-{parent}-01").parse().unwrap());
+    let created = client.create(call).await.expect("created").into_inner();
+    let mut second = tonic::Request::new(request(simple_meeting()));
+    second.metadata_mut().insert("traceparent", format!("00-{trace_id}-{parent}-01").parse().unwrap());
+    client.create(second).await.expect("created");
+    eventually(|| receiver.metric_names.lock().unwrap().iter().any(|n| n == "rpc.server.duration"), "metrics").await;
+
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    eventually(|| receiver.spans.lock().unwrap().len() >= 6, "spans flushed at shutdown").await;
+
+    let spans = receiver.spans.lock().unwrap().clone();
+    let ours: Vec<&Span> = spans.iter().filter(|s| hex(&s.trace_id) == trace_id).collect();
+    let server: Vec<&&Span> = ours.iter().filter(|s| s.name == "meetings.v1.MeetingService/Create").collect();
+    assert_eq!(server.len(), 2, "{:?}", ours.iter().map(|s| &s.name).collect::<Vec<_>>());
+    let first = server[0];
+    assert_eq!(hex(&first.parent_span_id), parent, "the server span continues the caller's span");
+    assert_eq!(first.kind, SpanKind::Server as i32);
+    assert_eq!(attribute(first, "rpc.system").as_deref(), Some("grpc"));
+    assert_eq!(attribute(first, "rpc.method").as_deref(), Some("Create"));
+    assert_eq!(attribute(first, "rpc.grpc.status_code").as_deref(), Some("0"));
+
+    let children = |name: &str| -> Vec<&Span> {
+        ours.iter()
+            .copied()
+            .filter(|s| s.name == name && server.iter().any(|p| p.span_id == s.parent_span_id))
+            .collect()
+    };
+    assert_eq!(children("validate").len(), 2);
+    let tokens = children("token");
+    let mut sources: Vec<_> = tokens.iter().map(|s| attribute(s, "token.source").unwrap()).collect();
+    sources.sort();
+    assert_eq!(sources, ["cache", "identity_platform"]);
+    assert_eq!(attribute(tokens[0], "credential").as_deref(), Some("client_secret_file"));
+
+    let graph = children("POST /users/{userId}/onlineMeetings");
+    assert_eq!(graph.len(), 2);
+    let sent = emulator.requests().into_iter().filter(|r| r.host == Host::Graph).collect::<Vec<_>>();
+    for span in &graph {
+        assert_eq!(span.kind, SpanKind::Client as i32);
+        assert_eq!(attribute(span, "http.request.method").as_deref(), Some("POST"));
+        assert_eq!(attribute(span, "url.template").as_deref(), Some("/users/{userId}/onlineMeetings"));
+        assert_eq!(attribute(span, "http.response.status_code").as_deref(), Some("201"));
+        assert_eq!(attribute(span, "http.request.resend_count").as_deref(), Some("0"));
+        assert_eq!(attribute(span, "server.address").as_deref(), Some("127.0.0.1"));
+        let client_request_id = attribute(span, "graph.client_request_id").unwrap();
+        assert!(sent.iter().any(|r| r.header("client-request-id") == Some(client_request_id.as_str())));
+    }
+    assert!(graph
+        .iter()
+        .any(|s| attribute(s, "graph.request_id").as_deref() == Some(created.graph_request_id.as_str())));
+
+    // Nothing secret anywhere in what was exported or logged.
+    let tokens_sent: Vec<String> = sent
+        .iter()
+        .filter_map(|r| r.header("authorization"))
+        .map(|a| a.trim_start_matches("Bearer ").to_owned())
+        .collect();
+    let exported: String =
+        spans.iter().flat_map(|s| s.attributes.iter().filter_map(value_text)).collect::<Vec<_>>().join("\n");
+    let logs = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    for haystack in [&exported, &logs] {
+        assert!(!haystack.contains(DEV_CLIENT_SECRET));
+        for token in &tokens_sent {
+            assert!(!haystack.contains(token.as_str()), "a bearer token leaked");
+        }
+    }
+
+    // One JSON line per RPC with the correlation ids.
+    let line = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| l["message"] == "Create succeeded")
+        .expect("a JSON log line per RPC");
+    assert_eq!(line["trace_id"], trace_id);
+    assert_eq!(line["rpc.method"], "meetings.v1.MeetingService/Create");
+    assert_eq!(line["rpc.grpc.status_code"], 0);
+    assert!(sent.iter().any(|r| r.header("client-request-id") == line["graph.client_request_id"].as_str()));
+    assert_eq!(line["tenant_id"], tenant.tenant_id);
+    assert!(line["graph.request_id"].as_str().is_some_and(|id| !id.is_empty()));
+    assert!(line["elapsed_ms"].as_f64().is_some());
+
+    let names = receiver.metric_names.lock().unwrap().clone();
+    for metric in [
+        "rpc.server.duration",
+        "http.client.request.duration",
+        "meeting_service.token.requests",
+        "meeting_service.token.cache",
+    ] {
+        assert!(names.iter().any(|n| n == metric), "{metric} missing from {names:?}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
