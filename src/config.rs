@@ -11,6 +11,7 @@ use std::{
 
 use secrecy::SecretString;
 use std::sync::Arc;
+use tokio::sync::Semaphore;
 
 use figment::{
     providers::{Env, Format, Serialized, Toml},
@@ -42,6 +43,8 @@ pub struct Settings {
     pub log: LogSettings,
     #[serde(default)]
     pub telemetry: TelemetrySettings,
+    #[serde(default)]
+    pub limits: LimitsSettings,
     #[serde(default)]
     pub tenants: Vec<TenantSettings>,
 }
@@ -211,6 +214,32 @@ impl Default for LogSettings {
     }
 }
 
+/// Overload protection (see `limits`).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsSettings {
+    /// Create calls in flight at once, over all tenants; more fail fast with RESOURCE_EXHAUSTED.
+    pub max_in_flight: usize,
+    /// Create calls in flight at once for one tenant.
+    pub max_in_flight_per_tenant: usize,
+    /// Consecutive Graph failures (5xx, unreachable, timeouts) that open a tenant's circuit.
+    pub breaker_failures: u32,
+    /// How long an open circuit refuses calls before one probe.
+    #[serde(with = "humantime_serde")]
+    pub breaker_cooldown: Duration,
+}
+
+impl Default for LimitsSettings {
+    fn default() -> Self {
+        LimitsSettings {
+            max_in_flight: 20_000,
+            max_in_flight_per_tenant: 10_000,
+            breaker_failures: 10,
+            breaker_cooldown: Duration::from_secs(15),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 pub enum OtlpProtocol {
     #[default]
@@ -373,6 +402,15 @@ impl Settings {
             Url::parse(endpoint).map_err(|e| {
                 ConfigError::invalid("telemetry.otlp_endpoint", format!("`{endpoint}` is not a URL: {e}"))
             })?;
+        }
+        if self.limits.max_in_flight == 0 || self.limits.max_in_flight > Semaphore::MAX_PERMITS {
+            return Err(ConfigError::invalid("limits.max_in_flight", "must be at least 1"));
+        }
+        if self.limits.max_in_flight_per_tenant == 0 || self.limits.max_in_flight_per_tenant > Semaphore::MAX_PERMITS {
+            return Err(ConfigError::invalid("limits.max_in_flight_per_tenant", "must be at least 1"));
+        }
+        if self.limits.breaker_failures == 0 {
+            return Err(ConfigError::invalid("limits.breaker_failures", "must be at least 1"));
         }
         if self.telemetry.metrics_interval < Duration::from_secs(1) {
             return Err(ConfigError::invalid("telemetry.metrics_interval", "must be at least 1s"));

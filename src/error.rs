@@ -7,6 +7,7 @@ use crate::{
     domain::{TenantId, ValidationError},
     graph::GraphError,
     identity::IdentityError,
+    limits::Refusal,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -33,4 +34,7 @@ pub enum Error {
     DeadlineExceeded { reached_graph: bool },
     #[error("the service is shutting down")]
     ShuttingDown,
+    /// Refused before any work by overload protection.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
 }

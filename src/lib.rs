@@ -5,7 +5,7 @@
 //! # Layout (in the order a request flows)
 //! - [`grpc`]: the gRPC boundary (generated code, proto <-> domain, the error -> status table)
 //! - [`domain`]: validated identifiers, the meeting model, validation
-//! - [`pipeline`]: authorize -> token -> Graph, with the retry rules
+//! - [`pipeline`]: authorize -> admit ([`limits`]) -> token -> Graph, with the retry rules
 //! - [`identity`]: credentials, the token endpoint client, the per-tenant token cache
 //! - [`graph`]: Graph's URLs, headers and JSON; one HTTP exchange
 //! - [`error`]: the crate error every outcome is mapped from
@@ -24,6 +24,7 @@ pub mod error;
 pub mod graph;
 pub mod grpc;
 pub mod identity;
+pub mod limits;
 pub mod pipeline;
 pub mod reload;
 pub mod server;

@@ -28,6 +28,7 @@ use crate::{
     error::Error,
     graph::{CreateOutcome, GraphClient, GraphError, GraphRequest},
     identity::{AccessToken, TenantCredential, TokenProvider, TokenSource},
+    limits::{Limits, Outcome},
     telemetry,
 };
 
@@ -47,6 +48,7 @@ const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(50);
 
 pub struct Pipeline {
     tenants: ArcSwap<Tenants>,
+    limits: Limits,
     tokens: TokenProvider,
     auth_mode: AuthMode,
     retry: ExponentialBuilder,
@@ -61,14 +63,20 @@ pub struct CallContext {
 }
 
 impl Pipeline {
-    pub fn new(tenants: Tenants, tokens: TokenProvider, auth_mode: AuthMode, max_retries: usize) -> Self {
+    pub fn new(
+        tenants: Tenants,
+        tokens: TokenProvider,
+        limits: Limits,
+        auth_mode: AuthMode,
+        max_retries: usize,
+    ) -> Self {
         let retry = ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(250))
             .with_max_delay(Duration::from_secs(8))
             .with_factor(2.0)
             .with_max_times(max_retries)
             .with_jitter();
-        Pipeline { tenants: ArcSwap::from_pointee(tenants), tokens, auth_mode, retry }
+        Pipeline { tenants: ArcSwap::from_pointee(tenants), limits, tokens, auth_mode, retry }
     }
 
     pub fn tokens(&self) -> &TokenProvider {
@@ -92,10 +100,17 @@ impl Pipeline {
                 return Err(ValidationError::from(violations).into());
             }
         }
+        let _admission = self.limits.admit(command.tenant).map_err(Error::Refused)?;
+        let result = self.run(ctx, &tenant, &command).await;
+        self.limits.record(command.tenant, graph_health(&result));
+        result
+    }
+
+    async fn run(&self, ctx: &CallContext, tenant: &Tenant, command: &CreateMeeting) -> Result<MeetingCreated, Error> {
         let idempotent = command.is_idempotent();
         let body = GraphClient::encode(&command.meeting);
         let attempts = AtomicU32::new(0);
-        let attempt = || self.attempt(ctx, &tenant, &command, body.clone(), attempts.fetch_add(1, Ordering::Relaxed));
+        let attempt = || self.attempt(ctx, tenant, command, body.clone(), attempts.fetch_add(1, Ordering::Relaxed));
         let outcome = attempt
             .retry(self.retry)
             .sleep(tokio::time::sleep)
@@ -250,6 +265,20 @@ impl Pipeline {
             GraphError::Timeout => Error::DeadlineExceeded { reached_graph: true },
             source => Error::Graph { source },
         })
+    }
+}
+
+/// What a call's result says about Graph's health for the tenant (the circuit breaker's input).
+fn graph_health(result: &Result<MeetingCreated, Error>) -> Outcome {
+    match result {
+        Ok(_) => Outcome::Healthy,
+        Err(Error::Graph { source }) => match source.status() {
+            Some(status) if status >= 500 => Outcome::Broken,
+            Some(_) => Outcome::Healthy,
+            None => Outcome::Broken,
+        },
+        Err(Error::DeadlineExceeded { reached_graph: true }) => Outcome::Broken,
+        Err(_) => Outcome::Neutral,
     }
 }
 

@@ -16,6 +16,7 @@ use crate::{
         MeetingApi, ShutdownFlag,
     },
     identity::{TokenClient, TokenPolicy, TokenProvider},
+    limits::Limits,
     pipeline::Pipeline,
     reload::{build_tenants, Reloader, SettingsSource},
 };
@@ -78,7 +79,8 @@ impl App {
                 idle_eviction: identity.idle_eviction,
             },
         );
-        let pipeline = Arc::new(Pipeline::new(tenants, tokens, settings.auth.mode, settings.graph.max_retries));
+        let limits = Limits::new(settings.limits.clone());
+        let pipeline = Arc::new(Pipeline::new(tenants, tokens, limits, settings.auth.mode, settings.graph.max_retries));
         let reloader =
             identity.watch_files.then(|| Reloader::new(source, pipeline.clone(), http, settings.graph.api_version));
         Ok(App { pipeline, settings, reloader })

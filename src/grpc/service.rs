@@ -18,6 +18,7 @@ use opentelemetry::{
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tokio::time::Instant;
 use tonic::{metadata::MetadataMap, Request, Response, Status};
+use tonic_types::StatusExt;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -89,6 +90,8 @@ impl MeetingService for MeetingApi {
 
         let request = request.into_inner();
         let tenant = request.tenant_id.clone();
+        let organizer = request.user_id.clone();
+        let external_id = request.meeting.as_ref().and_then(|m| m.external_id.clone());
         span.record("tenant_id", tenant.as_str());
         let outcome = async {
             if self.shutdown.is_raised() {
@@ -140,6 +143,29 @@ impl MeetingService for MeetingApi {
             }
         };
         span.record("rpc.grpc.status_code", code as i32);
+        let (meeting_id, graph_request_id) = match &response {
+            Ok(r) => {
+                (r.get_ref().meeting.as_ref().and_then(|m| m.id.clone()), Some(r.get_ref().graph_request_id.clone()))
+            }
+            Err(status) => (
+                None,
+                status.get_error_details().error_info().and_then(|i| i.metadata.get("graph_request_id").cloned()),
+            ),
+        };
+        // The audit trail: who created what for whom. Never the join URL, passcode, dial-in
+        // details or any credential.
+        tracing::info!(
+            target: "audit",
+            caller = "anonymous (auth.mode = none)",
+            tenant_id = %tenant,
+            organizer = %organizer,
+            meeting_id = meeting_id.as_deref().unwrap_or_default(),
+            external_id = external_id.as_deref().unwrap_or_default(),
+            outcome = ?code,
+            graph.request_id = graph_request_id.as_deref().unwrap_or_default(),
+            trace_id = correlation.trace_id.as_deref().unwrap_or_default(),
+            "meeting create"
+        );
         telemetry::metrics().rpc_duration.record(
             elapsed_ms,
             &[

@@ -3,12 +3,12 @@
 //! apply, `RetryInfo` and `BadRequest`. Messages say what happened and what to do; they never
 //! carry secrets, tokens or request bodies.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::Duration};
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::{error::Error, graph::GraphError, identity::IdentityError};
+use crate::{error::Error, graph::GraphError, identity::IdentityError, limits::Refusal};
 
 pub const DOMAIN: &str = "meetings.v1";
 
@@ -38,6 +38,16 @@ pub fn to_status(error: &Error, correlation: &Correlation) -> Status {
             "CALLER_NOT_PERMITTED",
             "the caller is not permitted to create meetings in this tenant".to_owned(),
         ),
+        Error::Refused(refusal) => match refusal {
+            Refusal::GlobalLimit { .. } | Refusal::TenantLimit { .. } => {
+                details.set_retry_info(Some(Duration::from_secs(1)));
+                (Code::ResourceExhausted, "OVERLOADED", format!("{refusal}; retry later"))
+            }
+            Refusal::CircuitOpen { retry_after } => {
+                details.set_retry_info(Some(*retry_after));
+                (Code::Unavailable, "TENANT_CIRCUIT_OPEN", refusal.to_string())
+            }
+        },
         Error::ShuttingDown => {
             (Code::Unavailable, "SHUTTING_DOWN", "the service is shutting down; retry on another instance".to_owned())
         }
@@ -183,7 +193,7 @@ fn graph_status(
 
 #[cfg(test)]
 mod tests {
-    use std::{sync::Arc, time::Duration};
+    use std::sync::Arc;
 
     use super::*;
     use crate::{
@@ -238,6 +248,12 @@ mod tests {
             (graph(418, None), Code::Unknown, "GRAPH_UNEXPECTED_STATUS"),
             (Error::DeadlineExceeded { reached_graph: true }, Code::DeadlineExceeded, "DEADLINE_EXCEEDED"),
             (Error::ShuttingDown, Code::Unavailable, "SHUTTING_DOWN"),
+            (Error::Refused(Refusal::TenantLimit { limit: 5 }), Code::ResourceExhausted, "OVERLOADED"),
+            (
+                Error::Refused(Refusal::CircuitOpen { retry_after: Duration::from_secs(3) }),
+                Code::Unavailable,
+                "TENANT_CIRCUIT_OPEN",
+            ),
         ];
         let correlation = Correlation {
             trace_id: Some("0af7651916cd43dd8448eb211c80319c".into()),

@@ -231,6 +231,19 @@ client_secret_file = "{secret}"
     assert!(line["graph.request_id"].as_str().is_some_and(|id| !id.is_empty()));
     assert!(line["elapsed_ms"].as_f64().is_some());
 
+    // One audit record per Create, without the meeting's join secrets.
+    let audit: Vec<serde_json::Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["target"] == "audit")
+        .collect();
+    assert_eq!(audit.len(), 2);
+    assert_eq!(audit[0]["meeting_id"], created.meeting.as_ref().unwrap().id());
+    assert_eq!(audit[0]["organizer"], USER);
+    assert_eq!(audit[0]["outcome"], "Ok");
+    let join_url = created.meeting.as_ref().unwrap().join_web_url();
+    assert!(!logs.contains(join_url), "the join URL is a secret of the meeting");
+
     let names = receiver.metric_names.lock().unwrap().clone();
     for metric in [
         "rpc.server.duration",
