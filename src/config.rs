@@ -303,6 +303,9 @@ pub struct TenantSettings {
     pub send_certificate_chain: Option<bool>,
     #[serde(default)]
     pub workload_identity: Option<bool>,
+    /// With `workload_identity`: the federated token file, when not `AZURE_FEDERATED_TOKEN_FILE`.
+    #[serde(default)]
+    pub federated_token_file: Option<PathBuf>,
 }
 
 // Holds only paths and variable names, but keep the habit: no secret-bearing type prints itself.
@@ -468,6 +471,12 @@ impl Settings {
                     ))
                 }
             }
+            if tenant.federated_token_file.is_some() && !workload_identity {
+                return Err(ConfigError::invalid(
+                    key("federated_token_file"),
+                    "applies only with workload_identity = true",
+                ));
+            }
             if tenant.send_certificate_chain.is_some() && tenant.certificate_file.is_none() {
                 return Err(ConfigError::invalid(key("send_certificate_chain"), "applies only with certificate_file"));
             }
@@ -491,7 +500,8 @@ impl Settings {
                     .map_err(|e| ConfigError::invalid(key("certificate_file"), format!("{}: {e}", path.display())))?;
                 CredentialSource::Certificate { path: path.clone(), certificate: Arc::new(certificate) }
             } else {
-                let path = env("AZURE_FEDERATED_TOKEN_FILE").filter(|p| !p.is_empty()).ok_or_else(|| {
+                let configured = tenant.federated_token_file.as_ref().map(|p| p.display().to_string());
+                let path = configured.or_else(|| env("AZURE_FEDERATED_TOKEN_FILE")).filter(|p| !p.is_empty()).ok_or_else(|| {
                     ConfigError::invalid(
                         key("workload_identity"),
                         "AZURE_FEDERATED_TOKEN_FILE is not set (is the pod labelled azure.workload.identity/use: \"true\"?)",

@@ -121,7 +121,9 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
     let ctx = Ctx::new(&rec);
     let (outcome, delay) = {
         let mut inner = shared.lock();
-        inner.requests.push(rec.clone());
+        if inner.config.record_requests {
+            inner.requests.push(rec.clone());
+        }
         let (outcome, delay) = process(&shared.graph_endpoint, &mut inner, &rec, body_ok, &ctx);
         (outcome, delay + inner.config.latency)
     };

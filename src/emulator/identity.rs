@@ -1,5 +1,6 @@
 //! The emulated Microsoft identity platform: `POST /{tenant}/oauth2/v2.0/token` with the
-//! client-credentials grant, answering with Entra's token and AADSTS error bodies.
+//! client-credentials grant (client secret or client assertion), answering with Entra's token and
+//! AADSTS error bodies.
 
 use std::{sync::Arc, time::Duration};
 
@@ -12,28 +13,18 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{capture, is_media_type, respond, wire, FaultKind, Host, Inner, IssuedToken, RecordedRequest, Shared};
+use super::{
+    assertion, capture, is_media_type, respond, wire, FaultKind, Host, Inner, IssuedToken, RecordedRequest, Shared,
+};
+
+/// The only `client_assertion_type` Entra accepts (RFC 7523).
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// An AADSTS error: OAuth `error`, AADSTS code, HTTP status, message.
-pub(crate) struct AadstsError(String, u32, u16, String);
+pub(super) struct AadstsError(String, u32, u16, String);
 
-fn aadsts(error: &str, code: u32, status: u16, message: impl Into<String>) -> AadstsError {
+pub(super) fn aadsts(error: &str, code: u32, status: u16, message: impl Into<String>) -> AadstsError {
     AadstsError(error.to_owned(), code, status, message.into())
-}
-
-/// Verifies `client_assertion` credentials (certificate or federated-token JWTs). Certificate
-/// support plugs a real verifier in here; until then every assertion fails.
-pub(crate) trait AssertionVerifier: Send + Sync {
-    fn verify(&self, tenant_id: &str, client_id: &str, assertion: &str) -> Result<(), AadstsError>;
-}
-
-/// The default verifier: Entra's answer to an assertion it cannot validate.
-pub(crate) struct RejectAllAssertions;
-
-impl AssertionVerifier for RejectAllAssertions {
-    fn verify(&self, _: &str, _: &str, _: &str) -> Result<(), AadstsError> {
-        Err(aadsts("invalid_client", 700027, 401, "Client assertion failed signature validation."))
-    }
 }
 
 pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
@@ -148,8 +139,10 @@ fn issue(
         )));
     }
     let scope = param("scope").ok_or_else(|| missing("scope"))?;
-    let resource =
-        scope.strip_suffix("/.default").filter(|r| *r == shared.graph_endpoint || *r == "https://graph.microsoft.com");
+    let known = |r: &str| {
+        r == shared.graph_endpoint || r == "https://graph.microsoft.com" || inner.scope_resources.iter().any(|k| k == r)
+    };
+    let resource = scope.strip_suffix("/.default").filter(|r| known(r));
     let resource = resource.ok_or_else(|| {
         let message =
             format!("The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid.");
@@ -160,7 +153,19 @@ fn issue(
         (Some(_), _) => return Err(aadsts("invalid_client", 7000215, 401, format!(
             "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."
         ))),
-        (None, Some(assertion)) => shared.verifier.verify(&tenant.tenant_id, client_id, assertion)?,
+        (None, Some(assertion)) => {
+            match param("client_assertion_type").ok_or_else(|| missing("client_assertion_type"))? {
+                JWT_BEARER => {}
+                other => {
+                    return Err(aadsts("invalid_request", 90011, 400, format!("Unexpected client assertion type '{other}'.")))
+                }
+            }
+            // The assertion's audience: this token endpoint, or the public cloud's one.
+            let hosts = [shared.authority_host.as_str(), "https://login.microsoftonline.com"];
+            let tenants = [tenant_segment, tenant.tenant_id.as_str()];
+            let urls: Vec<_> = hosts.iter().flat_map(|h| tenants.map(|t| format!("{h}/{t}/oauth2/v2.0/token"))).collect();
+            assertion::verify(inner, &tenant, client_id, &urls, assertion)?;
+        }
         (None, None) => {
             let message = "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.";
             return Err(aadsts("invalid_client", 7000218, 401, message));

@@ -25,9 +25,34 @@
 //! * `joinInformation` follows `Accept-Language` (en default, ja, de, zh-CN); the tag shows in its
 //!   meeting-options link (`language=`).
 //! * Tokens are opaque JWT-shaped strings only this emulator accepts; the accepted scopes are
-//!   `https://graph.microsoft.com/.default` and `{graph_endpoint}/.default`. `client_assertion`
-//!   is rejected (AADSTS700027) until certificate support plugs a verifier in.
+//!   `https://graph.microsoft.com/.default`, `{graph_endpoint}/.default` and those added with
+//!   [`Emulator::accept_scope_resource`].
 //! * No tenant is preconfigured: call [`Emulator::add_tenant`], e.g. with [`EmulatedTenant::dev`].
+//!
+//! Client assertions (`client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer`)
+//! are checked like Entra's, with the codes it documents or is seen to return (the replay check
+//! excepted, see below). Without `client_assertion_type`: AADSTS900144; another type:
+//! AADSTS90011; not a JWT with JSON header and claims (or no `exp`, or a certificate assertion
+//! without `jti`): 400 `invalid_request` AADSTS50027. Other failures are 401 `invalid_client`
+//! unless noted.
+//! * **Certificate** assertions (header `x5t#S256`, or SHA-1 `x5t`) are checked in this order:
+//!   thumbprint of a certificate of [`EmulatedTenant::certificates`] (else AADSTS700027, "not
+//!   registered on application"); `x5c`, when present, starts with that certificate (else
+//!   AADSTS700027); `alg` RS256 or PS256 and the signature verifies with its key (else AADSTS700027,
+//!   "failed signature validation"); a single `aud` equal to the token endpoint,
+//!   `{authority_host}/{tenant}/oauth2/v2.0/token` or `https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token`,
+//!   tenant as in the path or as the tenant id (else AADSTS700023); `iss` and `sub` equal to
+//!   `client_id` (else AADSTS700021); `exp` not past and `nbf` not ahead, with 5 minutes' skew
+//!   (else AADSTS700024); `jti` not presented before within the assertion's lifetime (else
+//!   AADSTS50013, Entra's generic invalid-assertion code). Entra documents no replay check: this
+//!   one is stricter, so sign a fresh assertion per request.
+//! * **Federated** assertions (no thumbprint header) are decoded but their signature is NOT
+//!   verified: the emulator trusts every issuer, since configuring an OIDC issuer (discovery,
+//!   JWKS) is out of scope. `aud` must hold the audience of a [`FederatedCredential`] (else
+//!   AADSTS700212); `iss` and `sub` must match that credential exactly (else 400
+//!   `invalid_request` AADSTS70021, "No matching federated identity record found for presented
+//!   assertion"); then the time window as above (AADSTS700024). The same token may be presented
+//!   again, as workload identity does with its projected token. [`federated_token`] mints one.
 //!
 //! Control endpoints on the Graph host (no authentication, not recorded):
 //! * `GET /_emulator/requests`: the request log as JSON; `client_secret`, `client_assertion` and
@@ -38,6 +63,7 @@
 //!
 //! Secrets and tokens are never logged; requests are traced at debug level, without bodies.
 
+mod assertion;
 mod faults;
 mod graph;
 mod identity;
@@ -48,7 +74,7 @@ mod tests;
 
 use std::{
     collections::{HashMap, VecDeque},
-    net::{Ipv4Addr, SocketAddr},
+    net::Ipv4Addr,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
     time::{Duration, Instant},
 };
@@ -63,6 +89,7 @@ use axum::{
 use serde_json::Value;
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 
+pub use assertion::federated_token;
 pub use faults::{Fault, FaultKind};
 
 /// Tenant id of [`EmulatedTenant::dev`].
@@ -75,6 +102,8 @@ pub const DEV_CLIENT_SECRET: &str = "dev-secret-not-for-production";
 pub const DEV_USER_ID: &str = "5b2e8f4a-1c6d-4e9b-8a3f-7d0c2e6b9f15";
 /// Object id of `no.policy@contoso.example`, who has no application access policy (Graph: 403).
 pub const DEV_USER_NO_POLICY_ID: &str = "c8d4a2e6-9f1b-4b7d-b3e5-0a6f8c2d4e71";
+/// The audience Entra recommends for federated identity credentials (workload identity).
+pub const TOKEN_EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
 
 /// Which emulated host a request or fault belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -92,21 +121,44 @@ pub struct EmulatorConfig {
     pub refresh_in: Option<Duration>,
     /// Added to every Graph response (benchmarks); default zero.
     pub latency: Duration,
+    /// Whether Graph requests are kept for [`Emulator::requests`]; default true. Benchmarks turn
+    /// it off so that the log does not grow without bound.
+    pub record_requests: bool,
 }
 
 impl Default for EmulatorConfig {
     fn default() -> Self {
-        EmulatorConfig { token_lifetime: Duration::from_secs(3599), refresh_in: None, latency: Duration::ZERO }
+        EmulatorConfig {
+            token_lifetime: Duration::from_secs(3599),
+            refresh_in: None,
+            latency: Duration::ZERO,
+            record_requests: true,
+        }
     }
 }
 
 /// A tenant with one registered application and its users.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct EmulatedTenant {
     pub tenant_id: String,
     pub client_id: String,
     pub client_secret: String,
     pub users: Vec<EmulatedUser>,
+    /// PEM certificates registered on the app (certificate credentials); other PEM sections, such
+    /// as a private key, are ignored. See [`EmulatedTenant::with_certificate`].
+    pub certificates: Vec<String>,
+    /// Federated identity credentials of the app (workload identity federation).
+    pub federated_credentials: Vec<FederatedCredential>,
+}
+
+/// A federated identity credential: tokens of `issuer` about `subject` for `audience` are accepted
+/// as client assertions of the app. Compared exactly (case-sensitive), as Entra does.
+#[derive(Clone, Debug)]
+pub struct FederatedCredential {
+    pub issuer: String,
+    pub subject: String,
+    /// Normally [`TOKEN_EXCHANGE_AUDIENCE`].
+    pub audience: String,
 }
 
 /// A user of an emulated tenant.
@@ -137,7 +189,23 @@ impl EmulatedTenant {
                 user(DEV_USER_ID, "adele.vance@contoso.example", "Adele Vance", true),
                 user(DEV_USER_NO_POLICY_ID, "no.policy@contoso.example", "No Policy", false),
             ],
+            certificates: Vec::new(),
+            federated_credentials: Vec::new(),
         }
+    }
+
+    /// Registers a PEM certificate (or several, or a certificate with its key) on the app.
+    pub fn with_certificate(mut self, pem: impl Into<String>) -> Self {
+        self.certificates.push(pem.into());
+        self
+    }
+
+    /// Registers a federated identity credential for `issuer` and `subject`, with audience
+    /// [`TOKEN_EXCHANGE_AUDIENCE`].
+    pub fn with_federated_credential(mut self, issuer: impl Into<String>, subject: impl Into<String>) -> Self {
+        let (issuer, subject, audience) = (issuer.into(), subject.into(), TOKEN_EXCHANGE_AUDIENCE.to_owned());
+        self.federated_credentials.push(FederatedCredential { issuer, subject, audience });
+        self
     }
 }
 
@@ -173,7 +241,6 @@ impl RecordedRequest {
 /// A running emulator; dropping it (or [`Emulator::shutdown`]) stops both hosts gracefully.
 pub struct Emulator {
     shared: Arc<Shared>,
-    login_addr: SocketAddr,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -183,10 +250,9 @@ impl Emulator {
     pub async fn start(config: EmulatorConfig) -> std::io::Result<Emulator> {
         let graph = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let login = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-        let login_addr = login.local_addr()?;
         let shared = Arc::new(Shared {
             graph_endpoint: format!("http://{}", graph.local_addr()?),
-            verifier: Box::new(identity::RejectAllAssertions),
+            authority_host: format!("http://{}", login.local_addr()?),
             inner: Mutex::new(Inner { config, ..Inner::default() }),
         });
         let (stop, _) = watch::channel(false);
@@ -205,8 +271,8 @@ impl Emulator {
                 }
             }));
         }
-        tracing::info!(graph = %shared.graph_endpoint, login = %login_addr, "Graph and identity emulator started");
-        Ok(Emulator { shared, login_addr, stop, tasks })
+        tracing::info!(graph = %shared.graph_endpoint, login = %shared.authority_host, "Graph and identity emulator started");
+        Ok(Emulator { shared, stop, tasks })
     }
 
     /// Stops both hosts and waits (at most 5 s) for in-flight requests to complete.
@@ -227,7 +293,7 @@ impl Emulator {
 
     /// `http://127.0.0.1:PORT` of the identity host (no trailing slash).
     pub fn authority_host(&self) -> String {
-        format!("http://{}", self.login_addr)
+        self.shared.authority_host.clone()
     }
 
     /// Registers a tenant, replacing one with the same id.
@@ -235,6 +301,12 @@ impl Emulator {
         let mut inner = self.shared.lock();
         inner.tenants.retain(|t| !t.tenant_id.eq_ignore_ascii_case(&tenant.tenant_id));
         inner.tenants.push(tenant);
+    }
+
+    /// Also accepts scope `{resource}/.default` (a trailing `/` of `resource` is ignored), e.g. to
+    /// point the service's Graph endpoint at a closed port while its identity host stays here.
+    pub fn accept_scope_resource(&self, resource: &str) {
+        self.shared.lock().scope_resources.push(resource.trim_end_matches('/').to_owned());
     }
 
     /// Queues a fault (see [`Fault`]); one with `times == 0` is ignored.
@@ -285,8 +357,7 @@ impl Drop for Emulator {
 /// State shared by both hosts and the handle.
 struct Shared {
     graph_endpoint: String,
-    /// Checks `client_assertion` credentials (certificates, federated tokens).
-    verifier: Box<dyn identity::AssertionVerifier>,
+    authority_host: String,
     inner: Mutex<Inner>,
 }
 
@@ -303,6 +374,10 @@ struct Inner {
     requests: Vec<RecordedRequest>,
     /// Token requests per tenant path segment, lower-cased.
     token_requests: HashMap<String, usize>,
+    /// Resources added by [`Emulator::accept_scope_resource`], without trailing `/`.
+    scope_resources: Vec<String>,
+    /// `jti` of accepted certificate assertions, with their `exp` (Unix seconds).
+    assertion_ids: HashMap<String, i64>,
 }
 
 /// What the emulator remembers of a token it issued (the token is the map key).

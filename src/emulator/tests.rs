@@ -2,10 +2,22 @@
 
 use std::time::{Duration, Instant};
 
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
 use reqwest::{header::HeaderMap, Client, StatusCode};
+use ring::{
+    digest,
+    rand::SystemRandom,
+    signature::{RsaEncoding, RsaKeyPair, RSA_PKCS1_SHA256, RSA_PSS_SHA256},
+};
+use rustls_pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
 use serde_json::{json, Value};
+use time::OffsetDateTime;
+use uuid::Uuid;
 
 use super::*;
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 type Form = Vec<(&'static str, &'static str)>;
 type Reply = (u16, HeaderMap, Value);
@@ -126,7 +138,7 @@ async fn token_endpoint_issues_tokens_and_aadsts_errors() {
     let base = secret_form();
     let no_secret = with(&base, "client_secret", None);
     #[rustfmt::skip]
-    let cases: [(&str, Form, u16, &str, u32); 8] = [
+    let cases: [(&str, Form, u16, &str, u32); 10] = [
         ("00000000-0000-0000-0000-000000000000", base.clone(), 400, "invalid_request", 90002),
         (DEV_TENANT_ID, with(&base, "grant_type", Some("password")), 400, "unsupported_grant_type", 70003),
         (DEV_TENANT_ID, with(&base, "client_id", None), 400, "invalid_request", 900144),
@@ -134,7 +146,9 @@ async fn token_endpoint_issues_tokens_and_aadsts_errors() {
         (DEV_TENANT_ID, with(&base, "scope", Some("https://foo.microsoft.com/.default")), 400, "invalid_scope", 70011),
         (DEV_TENANT_ID, with(&base, "client_secret", Some("wrong")), 401, "invalid_client", 7000215),
         (DEV_TENANT_ID, no_secret.clone(), 401, "invalid_client", 7000218),
-        (DEV_TENANT_ID, with(&no_secret, "client_assertion", Some("a.b.c")), 401, "invalid_client", 700027),
+        (DEV_TENANT_ID, with(&no_secret, "client_assertion", Some("a.b.c")), 400, "invalid_request", 900144),
+        (DEV_TENANT_ID, with(&with(&no_secret, "client_assertion", Some("a.b.c")), "client_assertion_type", Some("jwt")), 400, "invalid_request", 90011),
+        (DEV_TENANT_ID, with(&with(&no_secret, "client_assertion", Some("a.b.c")), "client_assertion_type", Some(JWT_BEARER)), 400, "invalid_request", 50027),
     ];
     for (tenant, form, status, error, code) in cases {
         assert_aadsts(&env.token_reply(tenant, &form).await, status, error, code);
@@ -146,7 +160,7 @@ async fn token_endpoint_issues_tokens_and_aadsts_errors() {
     let json_body = env.http.post(&url).header("content-type", "application/json").body(r#"{"a":1}"#).send().await;
     assert_aadsts(&reply(json_body.expect("sent")).await, 400, "invalid_request", 900144);
     assert_aadsts(&reply(env.http.get(&url).send().await.expect("sent")).await, 400, "invalid_request", 900561);
-    assert_eq!(env.emu.token_requests(&DEV_TENANT_ID.to_uppercase()), 12);
+    assert_eq!(env.emu.token_requests(&DEV_TENANT_ID.to_uppercase()), 14);
     assert_eq!(env.emu.token_requests("00000000-0000-0000-0000-000000000000"), 1);
 
     let config = EmulatorConfig {
@@ -156,6 +170,209 @@ async fn token_endpoint_issues_tokens_and_aadsts_errors() {
     };
     let body = env_with(config).await.token_reply(DEV_TENANT_ID, &secret_form()).await.2;
     assert_eq!((&body["expires_in"], &body["refresh_in"]), (&json!(86400), &json!(43200)));
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).expect("fixture")
+}
+
+fn segment(value: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(value.to_string())
+}
+
+/// `base` with the members of `patch` set (`null` removes one).
+fn patched(mut base: Value, patch: Value) -> Value {
+    if let (Value::Object(base), Value::Object(patch)) = (&mut base, patch) {
+        for (k, v) in patch {
+            if v.is_null() {
+                base.remove(&k);
+            } else {
+                base.insert(k, v);
+            }
+        }
+    }
+    base
+}
+
+/// The certificate and PKCS#8 key of a fixture, signing assertions independently of the service.
+struct Signer {
+    key: RsaKeyPair,
+    der: Vec<u8>,
+}
+
+impl Signer {
+    fn load(name: &str) -> Signer {
+        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        let key = match PrivateKeyDer::from_pem_file(&path).expect("key") {
+            PrivateKeyDer::Pkcs8(key) => RsaKeyPair::from_pkcs8(key.secret_pkcs8_der()).expect("RSA key"),
+            _ => panic!("{name}: PKCS#8 key expected"),
+        };
+        Signer { key, der: CertificateDer::from_pem_file(&path).expect("certificate").to_vec() }
+    }
+
+    fn thumbprint(&self, algorithm: &'static digest::Algorithm) -> String {
+        URL_SAFE_NO_PAD.encode(digest::digest(algorithm, &self.der))
+    }
+
+    /// `header.claims.signature`, RS256 or PS256 as the header's `alg` says.
+    fn sign(&self, header: &Value, claims: &Value) -> String {
+        let signed = format!("{}.{}", segment(header), segment(claims));
+        let padding: &'static dyn RsaEncoding =
+            if header["alg"] == "PS256" { &RSA_PSS_SHA256 } else { &RSA_PKCS1_SHA256 };
+        let mut signature = vec![0; self.key.public().modulus_len()];
+        self.key.sign(padding, &SystemRandom::new(), signed.as_bytes(), &mut signature).expect("signs");
+        format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
+    }
+}
+
+fn assertion_form(assertion: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("client_id", DEV_CLIENT_ID),
+        ("scope", "https://graph.microsoft.com/.default"),
+        ("client_assertion_type", JWT_BEARER),
+        ("client_assertion", assertion),
+        ("grant_type", "client_credentials"),
+    ]
+}
+
+#[tokio::test]
+async fn certificate_assertions_are_verified_like_entra() {
+    let env = env().await;
+    env.emu.add_tenant(EmulatedTenant::dev().with_certificate(fixture("cert.pem")));
+    let (signer, rotated) = (Signer::load("client-certificate.pem"), Signer::load("rotated-certificate.pem"));
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let token_url = format!("{}/{DEV_TENANT_ID}/oauth2/v2.0/token", env.emu.authority_host());
+    let claims = |patch: Value| {
+        let base = json!({"aud": token_url, "iss": DEV_CLIENT_ID, "sub": DEV_CLIENT_ID, "jti": Uuid::new_v4().to_string(), "nbf": now, "iat": now, "exp": now + 300});
+        patched(base, patch)
+    };
+    let header = json!({"alg": "RS256", "typ": "JWT", "x5t#S256": signer.thumbprint(&digest::SHA256)});
+    let x5c = |der: &[u8]| json!({"x5c": [STANDARD.encode(der), STANDARD.encode(&rotated.der)]});
+
+    #[rustfmt::skip]
+    let accepted = [
+        signer.sign(&header, &claims(json!({}))),
+        signer.sign(&patched(header.clone(), json!({"alg": "PS256"})), &claims(json!({}))),
+        signer.sign(&json!({"alg": "RS256", "x5t": signer.thumbprint(&digest::SHA1_FOR_LEGACY_USE_ONLY)}), &claims(json!({}))),
+        signer.sign(&patched(header.clone(), x5c(&signer.der)), &claims(json!({}))),
+        signer.sign(&header, &claims(json!({"aud": [format!("https://login.microsoftonline.com/{DEV_TENANT_ID}/oauth2/v2.0/token")]}))),
+        signer.sign(&header, &claims(json!({"exp": now - 60, "nbf": now + 60, "iss": DEV_CLIENT_ID.to_uppercase()}))),
+    ];
+    for assertion in &accepted {
+        let (status, _, body) = env.token_reply(DEV_TENANT_ID, &assertion_form(assertion)).await;
+        assert_eq!(status, 200, "{body}");
+        let token = body["access_token"].as_str().unwrap_or_default();
+        assert_eq!(
+            env.graph(&meetings(DEV_USER_ID), Some(token), "{}", &[("content-type", "application/json")]).await.0,
+            201
+        );
+    }
+    // A rotated certificate is accepted once registered too.
+    env.emu.add_tenant(
+        EmulatedTenant::dev()
+            .with_certificate(fixture("cert.pem"))
+            .with_certificate(fixture("rotated-certificate.pem")),
+    );
+    let rotated_header = json!({"alg": "RS256", "x5t#S256": rotated.thumbprint(&digest::SHA256)});
+    assert_eq!(
+        env.token_reply(DEV_TENANT_ID, &assertion_form(&rotated.sign(&rotated_header, &claims(json!({}))))).await.0,
+        200
+    );
+    env.emu.add_tenant(EmulatedTenant::dev().with_certificate(fixture("cert.pem")));
+
+    let replayed = &accepted[0];
+    let unsigned = format!("{}.{}.", segment(&header), segment(&claims(json!({}))));
+    #[rustfmt::skip]
+    let rejected = [
+        (rotated.sign(&header, &claims(json!({}))), 401, "invalid_client", 700027, "failed signature validation"),
+        (unsigned, 401, "invalid_client", 700027, "failed signature validation"),
+        (signer.sign(&patched(header.clone(), json!({"alg": "HS256"})), &claims(json!({}))), 401, "invalid_client", 700027, "RS256 or PS256"),
+        (rotated.sign(&rotated_header, &claims(json!({}))), 401, "invalid_client", 700027, "not registered on application"),
+        (signer.sign(&json!({"alg": "RS256", "x5t": signer.thumbprint(&digest::SHA256)}), &claims(json!({}))), 401, "invalid_client", 700027, "not registered"),
+        (signer.sign(&patched(header.clone(), x5c(&rotated.der)), &claims(json!({}))), 401, "invalid_client", 700027, "x5c"),
+        (signer.sign(&header, &claims(json!({"aud": "https://login.microsoftonline.com/common/oauth2/v2.0/token"}))), 401, "invalid_client", 700023, "audience"),
+        (signer.sign(&header, &claims(json!({"aud": [token_url, token_url]}))), 401, "invalid_client", 700023, "audience"),
+        (signer.sign(&header, &claims(json!({"iss": "someone-else"}))), 401, "invalid_client", 700021, "doesn't match 'client_id'"),
+        (signer.sign(&header, &claims(json!({"sub": null}))), 401, "invalid_client", 700021, "doesn't match 'client_id'"),
+        (signer.sign(&header, &claims(json!({"exp": now - 400}))), 401, "invalid_client", 700024, "not within its valid time range"),
+        (signer.sign(&header, &claims(json!({"nbf": now + 400}))), 401, "invalid_client", 700024, "assertion valid from"),
+        (signer.sign(&header, &claims(json!({"jti": null}))), 400, "invalid_request", 50027, "malformed"),
+        (signer.sign(&header, &claims(json!({"exp": null}))), 400, "invalid_request", 50027, "malformed"),
+        (replayed.clone(), 401, "invalid_client", 50013, "already presented"),
+    ];
+    for (assertion, status, error, code, message) in &rejected {
+        let reply = env.token_reply(DEV_TENANT_ID, &assertion_form(assertion)).await;
+        assert_aadsts(&reply, *status, error, *code);
+        assert!(reply.2["error_description"].as_str().unwrap_or_default().contains(message), "{code}: {}", reply.2);
+    }
+    // The log keeps the raw assertion; the control endpoint redacts it.
+    let last = env.emu.requests().pop().expect("recorded");
+    assert!(last.form().contains(&("client_assertion".to_owned(), replayed.clone())));
+    let listed =
+        reply(env.http.get(format!("{}/_emulator/requests", env.emu.graph_endpoint())).send().await.expect("sent"))
+            .await
+            .2;
+    assert!(
+        !listed.to_string().contains(replayed.as_str()) && listed.to_string().contains("client_assertion=REDACTED")
+    );
+}
+
+#[tokio::test]
+async fn federated_assertions_match_federated_credentials() {
+    let env = env().await;
+    let (issuer, subject) =
+        ("https://oidc.prod-aks.azure.com/tenant/issuer/", "system:serviceaccount:meetings:meeting-service");
+    env.emu.add_tenant(EmulatedTenant::dev().with_federated_credential(issuer, subject));
+    let token = federated_token(issuer, subject, TOKEN_EXCHANGE_AUDIENCE, Duration::from_secs(3600));
+    let parts: Vec<Value> = token
+        .split('.')
+        .take(2)
+        .map(|s| serde_json::from_slice(&URL_SAFE_NO_PAD.decode(s).expect("base64url")).expect("JSON"))
+        .collect();
+    assert_eq!(
+        (&parts[0]["alg"], &parts[1]["aud"], &parts[1]["iss"], &parts[1]["sub"]),
+        (&json!("RS256"), &json!([TOKEN_EXCHANGE_AUDIENCE]), &json!(issuer), &json!(subject))
+    );
+    assert_eq!(parts[1]["exp"].as_i64().zip(parts[1]["iat"].as_i64()).map(|(e, i)| e - i), Some(3600));
+    assert_eq!(parts[1]["nbf"], parts[1]["iat"]);
+    for _ in 0..2 {
+        // The same projected token is presented until it expires.
+        let (status, _, body) = env.token_reply(DEV_TENANT_ID, &assertion_form(&token)).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let expired =
+        json!({"aud": [TOKEN_EXCHANGE_AUDIENCE], "iss": issuer, "sub": subject, "iat": now - 4000, "exp": now - 400});
+    let hour = Duration::from_secs(3600);
+    #[rustfmt::skip]
+    let rejected = [
+        (federated_token(issuer, "system:serviceaccount:meetings:other", TOKEN_EXCHANGE_AUDIENCE, hour), 400, "invalid_request", 70021, "Assertion Subject: 'system:serviceaccount:meetings:other'"),
+        (federated_token("https://token.actions.githubusercontent.com", subject, TOKEN_EXCHANGE_AUDIENCE, hour), 400, "invalid_request", 70021, "No matching federated identity record found for presented assertion."),
+        (federated_token(&issuer.to_uppercase(), subject, TOKEN_EXCHANGE_AUDIENCE, hour), 400, "invalid_request", 70021, "Assertion Issuer"),
+        (federated_token(issuer, subject, "api://AzureADMyOrg", hour), 401, "invalid_client", 700212, "assertion audience 'api://AzureADMyOrg'"),
+        (format!("{}.{}.c2ln", segment(&json!({"alg": "RS256"})), segment(&expired)), 401, "invalid_client", 700024, "not within its valid time range"),
+    ];
+    for (assertion, status, error, code, message) in &rejected {
+        let reply = env.token_reply(DEV_TENANT_ID, &assertion_form(assertion)).await;
+        assert_aadsts(&reply, *status, error, *code);
+        assert!(reply.2["error_description"].as_str().unwrap_or_default().contains(message), "{code}: {}", reply.2);
+    }
+    // Without federated credentials no audience matches.
+    env.emu.add_tenant(EmulatedTenant::dev());
+    assert_aadsts(&env.token_reply(DEV_TENANT_ID, &assertion_form(&token)).await, 401, "invalid_client", 700212);
+}
+
+#[tokio::test]
+async fn accepted_scope_resources_can_be_added() {
+    let env = env().await;
+    let closed = with(&secret_form(), "scope", Some("http://127.0.0.1:9/.default"));
+    assert_aadsts(&env.token_reply(DEV_TENANT_ID, &closed).await, 400, "invalid_scope", 70011);
+    env.emu.accept_scope_resource("http://127.0.0.1:9/");
+    let (status, _, body) = env.token_reply(DEV_TENANT_ID, &closed).await;
+    assert_eq!(status, 200, "{body}");
+    let other = with(&secret_form(), "scope", Some("http://127.0.0.1:10/.default"));
+    assert_aadsts(&env.token_reply(DEV_TENANT_ID, &other).await, 400, "invalid_scope", 70011);
 }
 
 #[tokio::test]

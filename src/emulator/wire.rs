@@ -1,31 +1,22 @@
-//! Wire-format helpers of the emulator (base64, form encoding, timestamps, random digits), written
-//! here on purpose: the emulator shares no code with the service's own clients.
+//! Wire-format helpers of the emulator (base64, form encoding, timestamps, random digits), kept
+//! here on purpose, on third-party crates only: the emulator shares no code with the service's
+//! own clients.
 
 use std::fmt::Write as _;
 
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
 use percent_encoding::percent_decode_str;
 use time::{format_description::well_known::Rfc3339, OffsetDateTime, UtcOffset};
 use uuid::Uuid;
 
 /// Standard base64 with padding (meeting ids) or base64url without (JWT segments), RFC 4648.
 pub(crate) fn base64(input: &[u8], url_safe: bool) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let byte = |i: usize| u32::from(chunk.get(i).copied().unwrap_or(0));
-        let n = (byte(0) << 16) | (byte(1) << 8) | byte(2);
-        for i in 0..4 {
-            let c = char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]);
-            match (i <= chunk.len(), url_safe, c) {
-                (true, true, '+') => out.push('-'),
-                (true, true, '/') => out.push('_'),
-                (true, _, c) => out.push(c),
-                (false, false, _) => out.push('='),
-                (false, true, _) => {}
-            }
-        }
+    if url_safe {
+        URL_SAFE_NO_PAD.encode(input)
+    } else {
+        STANDARD.encode(input)
     }
-    out
 }
 
 /// Decodes an `application/x-www-form-urlencoded` body into name/value pairs, in order.

@@ -509,4 +509,56 @@ mod tests {
         check(&[R::Attendee, R::Presenter, R::UnknownFutureValue, R::Producer, R::Coorganizer]);
         check(&[BodyType::Text, BodyType::Html]);
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// The seed examples' responses, as Graph spells them (the corpus the mutations start from).
+        const SEEDS: &[&str] = &[
+            r##"{"@odata.type":"#microsoft.graph.onlineMeeting","audioConferencing":{"tollNumber":"+125254478","ConferenceId":"24299"},"chatInfo":{"threadId":"19:meeting_M2Iz@thread.skype","messageId":"0","replyChainMessageId":"0"},"creationDateTime":"2019-07-11T02:17:17.6491364Z","startDateTime":"2019-07-11T02:17:17.6491364Z","endDateTime":"2019-07-11T02:47:17.651138Z","id":"MSpkYzE3","joinWebUrl":"https://teams.microsoft.com/l/meetup-join/19%3ameeting","participants":{"organizer":{"identity":{"user":{"id":"550fae72","tenantId":"72f988bf","displayName":"Mario Rogers"}},"role":"presenter","upn":"upn-value"}},"subject":"User Token Meeting","joinMeetingIdSettings":{"isPasscodeRequired":false,"joinMeetingId":"1234567890","passcode":null}}"##,
+            r##"{"id":"dc17674c_19:meeting_MGQ4@thread.v2","autoAdmittedUsers":"EveryoneInCompany","isEntryExitAnnounced":true,"allowedPresenters":"organization","participants":{"organizer":{"upn":"x","role":"producer","identity":{"user":{"id":"d","displayName":null,"tenantId":"9","identityProvider":"AAD"}}},"attendees":[{"upn":"x","role":"producer"}],"producers":[],"contributors":[]},"lobbyBypassSettings":{"scope":"organization","isDialInBypassEnabled":false},"isBroadcast":true,"broadcastSettings":{"allowedAudience":"organization","isRecordingEnabled":true,"isAttendeeReportEnabled":true}}"##,
+            r##"{"id":"(redacted)","externalId":"7eb8263f","participants":{"attendees":[{"upn":"test1@contoso.com","role":null,"identity":{"user":{"id":"1f35f2e6"}}}]},"audioConferencing":{"conferenceId":"(redacted)","tollFreeNumber":null},"joinInformation":{"content":"data%3Atext%2Fhtml","contentType":"Html"}}"##,
+        ];
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 3_000, ..ProptestConfig::default() })]
+
+            /// Any bytes Graph might send: parsing either fails cleanly or yields a meeting.
+            #[test]
+            fn arbitrary_response_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..1024)) {
+                if let Ok(dto) = serde_json::from_slice::<OnlineMeetingDto>(&bytes) {
+                    let _ = meeting_from_dto(dto);
+                }
+                let _ = serde_json::from_slice::<ErrorBodyDto>(&bytes);
+            }
+
+            /// The seed responses with bytes flipped, cut or inserted.
+            #[test]
+            fn mutated_seed_responses_never_panic(
+                seed in 0..SEEDS.len(),
+                position in any::<prop::sample::Index>(),
+                byte in any::<u8>(),
+                cut in any::<bool>(),
+            ) {
+                let mut bytes = SEEDS[seed].as_bytes().to_vec();
+                let at = position.index(bytes.len());
+                if cut { bytes.truncate(at) } else { bytes[at] = byte }
+                if let Ok(dto) = serde_json::from_slice::<OnlineMeetingDto>(&bytes) {
+                    let _ = meeting_from_dto(dto);
+                }
+            }
+
+            /// What the service reads back and writes again is stable: Graph JSON -> domain ->
+            /// Graph JSON -> domain is a fixed point.
+            #[test]
+            fn reading_and_writing_round_trips(seed in 0..SEEDS.len()) {
+                let first = meeting_from_dto(serde_json::from_str(SEEDS[seed]).unwrap());
+                let written = serde_json::to_vec(&meeting_to_dto(&first)).unwrap();
+                let second = meeting_from_dto(serde_json::from_slice(&written).unwrap());
+                prop_assert_eq!(first, second);
+            }
+        }
+    }
 }

@@ -675,4 +675,56 @@ mod tests {
         let json = serde_json::json!({"a": [1, 2.5, "x", null, true, {"b": {}}]});
         assert_eq!(json_from_proto(json_to_proto(json.clone())), Some(json));
     }
+
+    mod properties {
+        use proptest::prelude::*;
+        use prost::Message;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+            /// Whatever bytes arrive as a request, decoding and conversion never panic, and a
+            /// request that converts has passed every check.
+            #[test]
+            fn arbitrary_request_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+                if let Ok(request) = pb::CreateRequest::decode(bytes.as_slice()) {
+                    if let Ok(command) = create_command(request, None) {
+                        let mut violations = Vec::new();
+                        domain::validate_new_meeting(&command.meeting, &mut violations);
+                        prop_assert!(violations.is_empty());
+                    }
+                }
+            }
+
+            /// Structured requests with arbitrary enum numbers, strings and timestamps: never a
+            /// panic, and every rejection names at least one field.
+            #[test]
+            fn arbitrary_meetings_are_accepted_or_named(
+                subject in proptest::option::of(".{0,1100}"),
+                presenters in any::<i32>(),
+                scope in any::<i32>(),
+                start in proptest::option::of((any::<i64>(), any::<i32>())),
+                end in proptest::option::of((any::<i64>(), any::<i32>())),
+                user in "[a-zA-Z0-9@._#-]{0,40}",
+                external_id in proptest::option::of(".{0,20}"),
+            ) {
+                let meeting = pb::OnlineMeeting {
+                    subject,
+                    allowed_presenters: presenters,
+                    lobby_bypass_settings: Some(pb::LobbyBypassSettings { scope, is_dial_in_bypass_enabled: None }),
+                    start_date_time: start.map(|(seconds, nanos)| Timestamp { seconds, nanos }),
+                    end_date_time: end.map(|(seconds, nanos)| Timestamp { seconds, nanos }),
+                    external_id,
+                    ..Default::default()
+                };
+                let request = pb::CreateRequest { tenant_id: TENANT.into(), user_id: user, meeting: Some(meeting), language: String::new() };
+                if let Err(e) = create_command(request, None) {
+                    prop_assert!(!e.violations.is_empty());
+                    prop_assert!(e.violations.iter().all(|v| !v.field.is_empty() && !v.description.is_empty()));
+                }
+            }
+        }
+    }
 }

@@ -100,3 +100,98 @@ async fn us_government_tenants_refuse_properties_their_cloud_lacks() {
     assert!(err.message().contains("meeting.meeting_template_id"), "{}", err.message());
     assert!(app.emulator.requests().is_empty(), "nothing was sent");
 }
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+/// A copy of a fixture in a temp file, so a test can rotate it.
+fn temp_copy(name: &str, tag: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("meeting-service-{tag}-{}.pem", std::process::id()));
+    std::fs::copy(fixture(name), &path).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn a_certificate_credential_signs_assertions_the_identity_platform_accepts() {
+    let cert_file = temp_copy("client-certificate.pem", "cert");
+    let path = cert_file.clone();
+    let app = spawn_app_with(EmulatorConfig::default(), move |s| {
+        s.tenants[0].client_secret_file = None;
+        s.tenants[0].certificate_file = Some(path);
+        s.tenants[0].send_certificate_chain = Some(true);
+    })
+    .await;
+    app.emulator.add_tenant(
+        meeting_service::emulator::EmulatedTenant::dev()
+            .with_certificate(std::fs::read_to_string(fixture("cert.pem")).unwrap()),
+    );
+    app.create(request(simple_meeting())).await.expect("created with a certificate");
+    let token_request = app.emulator.requests().into_iter().find(|r| r.host == Host::Login).unwrap();
+    let form = token_request.form();
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    assert_eq!(
+        field("client_assertion_type").as_deref(),
+        Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+    );
+    assert_eq!(field("client_secret"), None);
+    let assertion = field("client_assertion").expect("an assertion");
+    use base64::Engine;
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(assertion.split('.').next().unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "RS256");
+    assert!(header["x5t#S256"].is_string());
+    assert_eq!(header["x5c"].as_array().map(Vec::len), Some(1), "send_certificate_chain adds x5c");
+
+    // Rotation: a new certificate on disk is picked up; the identity platform doesn't know it yet.
+    std::fs::copy(fixture("rotated-certificate.pem"), &cert_file).unwrap();
+    let rejected =
+        eventually_async(|| async { app.create(request(simple_meeting())).await.err() }, "the rotated certificate")
+            .await;
+    assert_status(&rejected, Code::FailedPrecondition, "TENANT_CREDENTIALS_REJECTED");
+    assert_eq!(error_info(&rejected).1["aadsts_codes"], "AADSTS700027");
+    // Once it is uploaded to the app registration, calls succeed again without a restart.
+    app.emulator.add_tenant(
+        meeting_service::emulator::EmulatedTenant::dev()
+            .with_certificate(std::fs::read_to_string(fixture("rotated-certificate.pem")).unwrap()),
+    );
+    app.create(request(simple_meeting())).await.expect("the rotated certificate is accepted");
+    std::fs::remove_file(&cert_file).ok();
+}
+
+#[tokio::test]
+async fn workload_identity_exchanges_the_federated_token_read_at_every_request() {
+    use meeting_service::emulator::{federated_token, EmulatedTenant, TOKEN_EXCHANGE_AUDIENCE};
+    let issuer = "https://oidc.prod-aks.azure.com/0000/";
+    let subject = "system:serviceaccount:meetings:meeting-service";
+    let token_file = std::env::temp_dir().join(format!("meeting-service-wi-{}", std::process::id()));
+    std::fs::write(&token_file, federated_token(issuer, subject, TOKEN_EXCHANGE_AUDIENCE, Duration::from_secs(3600)))
+        .unwrap();
+    let path = token_file.clone();
+    let app =
+        spawn_app_with(EmulatorConfig { token_lifetime: Duration::from_secs(2), ..Default::default() }, move |s| {
+            s.tenants[0].client_secret_file = None;
+            s.tenants[0].workload_identity = Some(true);
+            s.tenants[0].federated_token_file = Some(path);
+        })
+        .await;
+    app.emulator.add_tenant(EmulatedTenant::dev().with_federated_credential(issuer, subject));
+    app.create(request(simple_meeting())).await.expect("created with workload identity");
+    let form = app.emulator.requests().into_iter().find(|r| r.host == Host::Login).unwrap().form();
+    assert!(form.iter().any(|(k, v)| k == "client_assertion" && v == &std::fs::read_to_string(&token_file).unwrap()));
+
+    // The kubelet rotates the file; the next token request reads the new one (here: a token of
+    // another service account, which the identity platform refuses).
+    std::fs::write(
+        &token_file,
+        federated_token(issuer, "system:serviceaccount:other:app", TOKEN_EXCHANGE_AUDIENCE, Duration::from_secs(3600)),
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let err = app.create(request(simple_meeting())).await.expect_err("no federated credential for that subject");
+    assert_status(&err, Code::FailedPrecondition, "TENANT_CREDENTIALS_REJECTED");
+    assert_eq!(error_info(&err).1["aadsts_codes"], "AADSTS70021");
+    std::fs::remove_file(&token_file).ok();
+}

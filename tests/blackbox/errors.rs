@@ -187,8 +187,11 @@ async fn identity_platform_outage_is_retried_then_unavailable() {
 async fn unreachable_graph_is_unavailable() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let app = spawn_app_with(EmulatorConfig::default(), |s| s.graph.endpoint = Some(format!("http://{closed}"))).await;
+    // The identity host stays the emulator; it must issue tokens for the unreachable Graph.
+    app.emulator.accept_scope_resource(&format!("http://{closed}"));
     let err = app.create(request(simple_meeting())).await.expect_err("unreachable");
     assert_status(&err, Code::Unavailable, "GRAPH_UNREACHABLE");
+    assert_eq!(app.token_requests(), 1, "the token was issued; Graph was the part that could not be reached");
 }
 
 #[tokio::test]
@@ -236,4 +239,49 @@ async fn errors_carry_the_callers_trace_id() {
         .insert("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".parse().unwrap());
     let err = app.client.clone().create(req).await.expect_err("conflict");
     assert_eq!(error_info(&err).1["trace_id"], "0af7651916cd43dd8448eb211c80319c");
+}
+
+#[tokio::test]
+async fn beyond_the_tenants_in_flight_limit_calls_fail_fast() {
+    let app = spawn_app_with(EmulatorConfig::default(), |s| s.limits.max_in_flight_per_tenant = 2).await;
+    app.create(request(simple_meeting())).await.expect("warm");
+    app.emulator.push_fault(Fault::graph_delay(Duration::from_millis(800)).times(2));
+    let mut slow = tokio::task::JoinSet::new();
+    for _ in 0..2 {
+        let mut client = app.client.clone();
+        slow.spawn(async move { client.create(request(simple_meeting())).await });
+    }
+    eventually(|| app.graph_requests().len() == 3, "two slow calls in flight").await;
+    let started = std::time::Instant::now();
+    let err = app.create(request(simple_meeting())).await.expect_err("over the limit");
+    assert!(started.elapsed() < Duration::from_millis(300), "failed fast, did not queue");
+    assert_status(&err, Code::ResourceExhausted, "OVERLOADED");
+    assert!(err.get_error_details().retry_info().is_some());
+    assert!(slow.join_all().await.iter().all(Result::is_ok));
+    app.create(request(simple_meeting())).await.expect("admitted again");
+}
+
+#[tokio::test]
+async fn a_tenant_whose_graph_keeps_failing_is_cut_off_for_a_while() {
+    let app = spawn_app_with(EmulatorConfig::default(), |s| {
+        s.limits.breaker_failures = 2;
+        s.limits.breaker_cooldown = Duration::from_millis(600);
+    })
+    .await;
+    app.emulator.push_fault(Fault::graph_status(500).times(2));
+    for _ in 0..2 {
+        assert_status(
+            &app.create(request(simple_meeting())).await.unwrap_err(),
+            Code::Internal,
+            "GRAPH_INTERNAL_ERROR",
+        );
+    }
+    let sent = app.graph_requests().len();
+    let err = app.create(request(simple_meeting())).await.expect_err("circuit open");
+    assert_status(&err, Code::Unavailable, "TENANT_CIRCUIT_OPEN");
+    assert!(err.get_error_details().retry_info().is_some());
+    assert_eq!(app.graph_requests().len(), sent, "nothing sent while open");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    app.create(request(simple_meeting())).await.expect("the probe succeeds and closes the circuit");
+    app.create(request(simple_meeting())).await.expect("closed");
 }

@@ -6,6 +6,7 @@ mod helpers;
 mod create;
 mod credentials;
 mod errors;
+mod hostile;
 mod lifecycle;
 mod telemetry;
 mod tokens;

@@ -1,0 +1,188 @@
+//! A hostile upstream: a raw TCP server stands in for Graph (or the token endpoint) and
+//! misbehaves at the byte level. Every case must end in the right status within the deadline,
+//! without a panic, and without a second request (no second meeting).
+
+use std::{
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use meeting_service::emulator::EmulatorConfig;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpListener,
+};
+use tonic::Code;
+
+use crate::helpers::*;
+
+/// How the fake upstream answers a request.
+#[derive(Clone)]
+enum Misbehaviour {
+    /// Reads the request, then closes the connection without a byte.
+    ResetBeforeHeaders,
+    /// Sends headers promising a body, half of it, then closes.
+    ResetAfterHeaders,
+    /// Sends headers and part of the body, then stalls forever.
+    StallMidBody,
+    /// A complete response with the given status, content type and body.
+    Respond { status: &'static str, content_type: &'static str, body: Arc<Vec<u8>> },
+}
+
+struct Upstream {
+    endpoint: String,
+    requests: Arc<AtomicUsize>,
+    open: Arc<AtomicUsize>,
+}
+
+async fn hostile(misbehaviour: Misbehaviour) -> Upstream {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let requests = Arc::new(AtomicUsize::new(0));
+    let open = Arc::new(AtomicUsize::new(0));
+    let (count, connections) = (requests.clone(), open.clone());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let (count, connections, misbehaviour) = (count.clone(), connections.clone(), misbehaviour.clone());
+            connections.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                // Read the request head (and whatever body came with it).
+                let mut buffer = vec![0u8; 64 * 1024];
+                let mut seen = Vec::new();
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buffer).await {
+                        Ok(0) | Err(_) => {
+                            connections.fetch_sub(1, Ordering::SeqCst);
+                            return;
+                        }
+                        Ok(n) => seen.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                match misbehaviour {
+                    Misbehaviour::ResetBeforeHeaders => {}
+                    Misbehaviour::ResetAfterHeaders => {
+                        let _ = socket
+                            .write_all(b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{\"id\":\"abc\",")
+                            .await;
+                    }
+                    Misbehaviour::StallMidBody => {
+                        let _ = socket
+                            .write_all(b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{\"id\":")
+                            .await;
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                    }
+                    Misbehaviour::Respond { status, content_type, body } => {
+                        let head = format!(
+                            "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nrequest-id: 0f7a6e3c-1b4f-4e9a-9d2b-8c6e4f1a9001\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        );
+                        let _ = socket.write_all(head.as_bytes()).await;
+                        let _ = socket.write_all(&body).await;
+                    }
+                }
+                let _ = socket.shutdown().await;
+                connections.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    Upstream { endpoint, requests, open }
+}
+
+fn respond(status: &'static str, content_type: &'static str, body: &[u8]) -> Misbehaviour {
+    Misbehaviour::Respond { status, content_type, body: Arc::new(body.to_vec()) }
+}
+
+#[tokio::test]
+async fn a_hostile_graph_never_panics_hangs_or_duplicates() {
+    let json = "application/json";
+    let cases: Vec<(&str, Misbehaviour, Code, &str)> = vec![
+        ("reset before headers", Misbehaviour::ResetBeforeHeaders, Code::Unavailable, "GRAPH_CONNECTION_LOST"),
+        ("reset after headers", Misbehaviour::ResetAfterHeaders, Code::Unavailable, "GRAPH_CONNECTION_LOST"),
+        ("stall mid-body", Misbehaviour::StallMidBody, Code::DeadlineExceeded, "DEADLINE_EXCEEDED"),
+        (
+            "malformed JSON",
+            respond("201 Created", json, b"{\"id\": \"x\", ]"),
+            Code::Internal,
+            "GRAPH_INVALID_RESPONSE",
+        ),
+        (
+            "truncated JSON",
+            respond("201 Created", json, b"{\"id\": \"x\", \"subject\": \"trunc"),
+            Code::Internal,
+            "GRAPH_INVALID_RESPONSE",
+        ),
+        (
+            "10 MB body",
+            respond("201 Created", json, &vec![b' '; 10 * 1024 * 1024]),
+            Code::Internal,
+            "GRAPH_INVALID_RESPONSE",
+        ),
+        (
+            "wrong content type",
+            respond("201 Created", "text/html", b"<html>created</html>"),
+            Code::Internal,
+            "GRAPH_INVALID_RESPONSE",
+        ),
+        (
+            "200 with an error body",
+            respond("200 OK", json, br#"{"error":{"code":"General","message":"oops"}}"#),
+            Code::Internal,
+            "GRAPH_INVALID_RESPONSE",
+        ),
+        (
+            "error status with a non-JSON body",
+            respond("500 Internal Server Error", "text/plain", b"boom"),
+            Code::Internal,
+            "GRAPH_INTERNAL_ERROR",
+        ),
+    ];
+    for (name, misbehaviour, code, reason) in cases {
+        let upstream = hostile(misbehaviour).await;
+        let graph = upstream.endpoint.clone();
+        let app = spawn_app_with(EmulatorConfig::default(), |s| s.graph.endpoint = Some(graph)).await;
+        app.emulator.accept_scope_resource(&upstream.endpoint);
+        let mut call = tonic::Request::new(request(simple_meeting()));
+        call.set_timeout(Duration::from_secs(2));
+        let started = Instant::now();
+        let err = app.client.clone().create(call).await.expect_err(name);
+        assert!(started.elapsed() < Duration::from_secs(3), "{name}: took {:?}", started.elapsed());
+        assert_eq!(err.code(), code, "{name}: {err:?}");
+        assert_eq!(error_info(&err).0, reason, "{name}");
+        assert_eq!(
+            upstream.requests.load(Ordering::SeqCst),
+            1,
+            "{name}: a create that may have been processed was sent again"
+        );
+        // The service dropped the broken connections (only a stalled one may still be open).
+        if !matches!(name, "stall mid-body") {
+            eventually(|| upstream.open.load(Ordering::SeqCst) == 0, "connections closed").await;
+        }
+        // And it still serves.
+        let health = app.create(request(pb_invalid())).await.expect_err("validation still answers");
+        assert_eq!(health.code(), Code::InvalidArgument);
+    }
+}
+
+fn pb_invalid() -> meeting_service::grpc::pb::OnlineMeeting {
+    meeting_service::grpc::pb::OnlineMeeting { subject: Some("x".repeat(1001)), ..Default::default() }
+}
+
+#[tokio::test]
+async fn a_token_response_without_expires_in_is_unavailable_not_cached() {
+    let login =
+        hostile(respond("200 OK", "application/json", br#"{"token_type":"Bearer","access_token":"eyJ0.eyJ0.sig"}"#))
+            .await;
+    let authority = login.endpoint.clone();
+    let app = spawn_app_with(EmulatorConfig::default(), |s| s.identity.authority_host = Some(authority)).await;
+    let err = app.create(request(simple_meeting())).await.expect_err("no usable token");
+    assert_status(&err, Code::Unavailable, "IDENTITY_PLATFORM_UNAVAILABLE");
+    assert!(app.graph_requests().is_empty(), "nothing reached Graph");
+    let before = login.requests.load(Ordering::SeqCst);
+    app.create(request(simple_meeting())).await.expect_err("still no token");
+    assert!(login.requests.load(Ordering::SeqCst) > before, "the failure was not cached");
+}
