@@ -45,7 +45,7 @@ async fn run(cli: Cli) -> ExitCode {
     if let Some(listen) = cli.listen {
         settings.server.listen = listen;
     }
-    let _telemetry = match telemetry::init(&settings.log, &settings.telemetry) {
+    let telemetry = match telemetry::init(&settings.log, &settings.telemetry) {
         Ok(guard) => guard,
         Err(e) => {
             eprintln!("meeting-service: {e}");
@@ -81,18 +81,20 @@ async fn run(cli: Cli) -> ExitCode {
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "serving gRPC");
     }
-    match app.serve(listener, shutdown_signal()).await {
+    let code = match app.serve(listener, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "server failed");
             ExitCode::FAILURE
         }
-    }
+    };
+    telemetry.shutdown().await;
+    code
 }
 
 async fn run_dev(listen: Option<SocketAddr>) -> ExitCode {
     let log = LogSettings { format: LogFormat::Text, filter: "info".into() };
-    let _telemetry = match telemetry::init(&log, &TelemetrySettings::default()) {
+    let telemetry = match telemetry::init(&log, &TelemetrySettings::default()) {
         Ok(guard) => guard,
         Err(e) => {
             eprintln!("meeting-service: {e}");
@@ -100,13 +102,15 @@ async fn run_dev(listen: Option<SocketAddr>) -> ExitCode {
         }
     };
     let listen = listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 50051)));
-    match dev::run(listen, shutdown_signal()).await {
+    let code = match dev::run(listen, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("meeting-service: {e}");
             ExitCode::FAILURE
         }
-    }
+    };
+    telemetry.shutdown().await;
+    code
 }
 
 /// Completes on SIGTERM (Kubernetes) or SIGINT (Ctrl-C).

@@ -4,7 +4,8 @@
 //! - Traces: an OpenTelemetry layer gives every span a W3C trace id that continues the caller's
 //!   `traceparent`; spans are exported over OTLP (gRPC or HTTP/protobuf) only when an endpoint is
 //!   configured (`telemetry.otlp_endpoint` or the standard `OTEL_EXPORTER_OTLP_*` variables), in
-//!   batches off the request path, and flushed when the guard drops.
+//!   batches off the request path (tasks on the Tokio runtime), and flushed by
+//!   [`TelemetryGuard::shutdown`].
 //! - Metrics: the instruments in [`Metrics`], exported the same way; a no-op when export is off.
 
 use std::sync::OnceLock;
@@ -17,29 +18,38 @@ use opentelemetry::{
 };
 use opentelemetry_otlp::{MetricExporter, SpanExporter, WithExportConfig};
 use opentelemetry_sdk::{
-    metrics::{PeriodicReader, SdkMeterProvider},
-    trace::SdkTracerProvider,
+    metrics::{periodic_reader_with_async_runtime::PeriodicReader, SdkMeterProvider},
+    runtime,
+    trace::{span_processor_with_async_runtime::BatchSpanProcessor, SdkTracerProvider},
     Resource,
 };
 use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt, EnvFilter, Layer};
 
 use crate::config::{LogFormat, LogSettings, OtlpProtocol, TelemetrySettings};
 
-/// Keeps the providers alive; flushes and shuts them down when dropped.
+/// Keeps the providers alive; [`TelemetryGuard::shutdown`] flushes them.
 pub struct TelemetryGuard {
     tracer: SdkTracerProvider,
     meter: Option<SdkMeterProvider>,
 }
 
-impl Drop for TelemetryGuard {
-    fn drop(&mut self) {
-        if let Some(meter) = &self.meter {
-            if let Err(e) = meter.shutdown() {
-                eprintln!("metrics shutdown: {e}");
+impl TelemetryGuard {
+    /// Exports what is buffered and stops the exporters. The providers' shutdown blocks until
+    /// the export tasks on the runtime answer, so it runs on a blocking thread.
+    pub async fn shutdown(self) {
+        let TelemetryGuard { tracer, meter } = self;
+        let flushed = tokio::task::spawn_blocking(move || {
+            if let Some(meter) = meter {
+                if let Err(e) = meter.shutdown() {
+                    eprintln!("metrics shutdown: {e}");
+                }
             }
-        }
-        if let Err(e) = self.tracer.shutdown() {
-            eprintln!("trace shutdown: {e}");
+            if let Err(e) = tracer.shutdown() {
+                eprintln!("trace shutdown: {e}");
+            }
+        });
+        if tokio::time::timeout(std::time::Duration::from_secs(10), flushed).await.is_err() {
+            eprintln!("telemetry shutdown timed out after 10 s");
         }
     }
 }
@@ -78,6 +88,8 @@ pub fn export_target(settings: &TelemetrySettings, env: &dyn Fn(&str) -> Option<
 /// Installs the global subscriber and, when configured, the OTLP exporters. `RUST_LOG` wins
 /// over `log.filter`. Must run inside the Tokio runtime.
 pub fn init(log: &LogSettings, telemetry: &TelemetrySettings) -> Result<TelemetryGuard, TelemetryError> {
+    // The OTLP/HTTP exporter builds a reqwest client, which needs rustls's provider (see server.rs).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&log.filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
@@ -96,9 +108,11 @@ pub fn init(log: &LogSettings, telemetry: &TelemetrySettings) -> Result<Telemetr
     let mut tracer = SdkTracerProvider::builder().with_resource(resource.clone());
     let mut meter = None;
     if let Some(target) = &target {
-        tracer = tracer.with_batch_exporter(span_exporter(target)?);
-        let reader =
-            PeriodicReader::builder(metric_exporter(target)?).with_interval(telemetry.metrics_interval).build();
+        tracer =
+            tracer.with_span_processor(BatchSpanProcessor::builder(span_exporter(target)?, runtime::Tokio).build());
+        let reader = PeriodicReader::builder(metric_exporter(target)?, runtime::Tokio)
+            .with_interval(telemetry.metrics_interval)
+            .build();
         let provider = SdkMeterProvider::builder().with_resource(resource).with_reader(reader).build();
         global::set_meter_provider(provider.clone());
         meter = Some(provider);

@@ -195,3 +195,59 @@ async fn workload_identity_exchanges_the_federated_token_read_at_every_request()
     assert_eq!(error_info(&err).1["aadsts_codes"], "AADSTS70021");
     std::fs::remove_file(&token_file).ok();
 }
+
+#[tokio::test]
+async fn tenants_added_to_or_removed_from_the_config_file_take_effect_without_restart() {
+    use meeting_service::{
+        config::Settings,
+        emulator::{EmulatedTenant, Emulator},
+        reload::SettingsSource,
+    };
+    let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let dev = EmulatedTenant::dev();
+    let second = EmulatedTenant { tenant_id: "0c3f5a7e-2b4d-4c6e-8f1a-3b5d7f9e1c20".into(), ..EmulatedTenant::dev() };
+    emulator.add_tenant(dev.clone());
+    emulator.add_tenant(second.clone());
+    let dir = std::env::temp_dir().join(format!("meeting-service-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret = dir.join("secret");
+    std::fs::write(&secret, &dev.client_secret).unwrap();
+    let config = dir.join("config.toml");
+    let (graph, login) = (emulator.graph_endpoint(), emulator.authority_host());
+    let file = |tenants: &[&EmulatedTenant]| {
+        let mut text = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[graph]\nendpoint = \"{}\"\n[identity]\nauthority_host = \"{}\"\n[auth]\nmode = \"none\"\n",
+            graph, login
+        );
+        for t in tenants {
+            text += &format!(
+                "[[tenants]]\ntenant_id = \"{}\"\nclient_id = \"{}\"\nclient_secret_file = \"{}\"\n",
+                t.tenant_id,
+                t.client_id,
+                secret.display()
+            );
+        }
+        text
+    };
+    std::fs::write(&config, file(&[&dev])).unwrap();
+    let settings = Settings::load(Some(&config)).unwrap();
+    let app = serve(emulator, settings, SettingsSource::File(config.clone()), secret.clone()).await;
+    let for_second = || pb::CreateRequest { tenant_id: second.tenant_id.clone(), ..request(simple_meeting()) };
+
+    app.create(request(simple_meeting())).await.expect("configured tenant");
+    assert_status(&app.create(for_second()).await.unwrap_err(), Code::PermissionDenied, "CALLER_NOT_PERMITTED");
+
+    std::fs::write(&config, file(&[&dev, &second])).unwrap();
+    eventually_async(|| async { app.create(for_second()).await.ok() }, "the added tenant").await;
+
+    // A broken file is rejected; the last good configuration keeps serving both tenants.
+    std::fs::write(&config, "[graph]\ncloud = \"mars\"\n").unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    app.create(for_second()).await.expect("still configured");
+
+    std::fs::write(&config, file(&[&second])).unwrap();
+    let removed =
+        eventually_async(|| async { app.create(request(simple_meeting())).await.err() }, "the removed tenant").await;
+    assert_status(&removed, Code::PermissionDenied, "CALLER_NOT_PERMITTED");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -97,11 +97,20 @@ pub async fn spawn_app_with(config: EmulatorConfig, tweak: impl FnOnce(&mut Sett
     settings.graph.max_retries = 3;
     tweak(&mut settings);
     settings.validate().expect("valid test settings");
-
-    let listener = tokio::net::TcpListener::bind(settings.server.listen).await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let source = meeting_service::reload::SettingsSource::Fixed(Box::new(settings.clone()));
+    serve(emulator, settings, source, secret_file).await
+}
+
+/// Serves `settings` (which must point at `emulator`); `source` is where reloads read from.
+pub async fn serve(
+    emulator: Emulator,
+    settings: Settings,
+    source: meeting_service::reload::SettingsSource,
+    secret_file: PathBuf,
+) -> TestApp {
+    let listener = tokio::net::TcpListener::bind(settings.server.listen).await.unwrap();
     let app = App::build(settings, source).expect("app builds");
+    let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.serve(listener, async {
         let _ = rx.await;

@@ -76,7 +76,7 @@ fn value_text(kv: &KeyValue) -> Option<String> {
 }
 
 #[tokio::test]
-async fn spans_continue_the_callers_trace_and_metrics_arrive_over_otlp() {
+async fn spans_and_metrics_arrive_over_otlp_grpc() {
     let receiver = Receiver::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let otlp = listener.local_addr().unwrap();
@@ -88,11 +88,56 @@ async fn spans_continue_the_callers_trace_and_metrics_arrive_over_otlp() {
             .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
             .await
     });
+    check_export(receiver, &format!("http://{otlp}"), "grpc").await;
+}
 
+#[tokio::test]
+async fn spans_and_metrics_arrive_over_otlp_http_protobuf() {
+    use axum::{body::Bytes, routing::post, Router};
+    use prost::Message;
+    let receiver = Receiver::default();
+    let (traces, metrics) = (receiver.clone(), receiver.clone());
+    let app = Router::new()
+        .route(
+            "/v1/traces",
+            post(move |body: Bytes| async move {
+                let request = ExportTraceServiceRequest::decode(body).expect("OTLP/HTTP protobuf");
+                let _ = TraceService::export(&traces, Request::new(request)).await;
+                ExportTraceServiceResponse::default().encode_to_vec()
+            }),
+        )
+        .route(
+            "/v1/metrics",
+            post(move |body: Bytes| async move {
+                let request = ExportMetricsServiceRequest::decode(body).expect("OTLP/HTTP protobuf");
+                let _ = MetricsService::export(&metrics, Request::new(request)).await;
+                ExportMetricsServiceResponse::default().encode_to_vec()
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let otlp = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    check_export(receiver, &format!("http://{otlp}"), "http/protobuf").await;
+}
+
+const CERT_TENANT: &str = "0c3f5a7e-2b4d-4c6e-8f1a-3b5d7f9e1c20";
+
+/// Runs the binary exporting to `endpoint` with `protocol`, makes three calls (two with a
+/// `traceparent`, one for a tenant with a certificate credential) and checks what arrived.
+async fn check_export(receiver: Receiver, otlp: &str, protocol: &str) {
     let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
     let tenant = EmulatedTenant::dev();
     emulator.add_tenant(tenant.clone());
-    let dir = std::env::temp_dir().join(format!("meeting-service-otel-{}", std::process::id()));
+    let fixture = |name: &str| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    emulator.add_tenant(
+        EmulatedTenant { tenant_id: CERT_TENANT.into(), ..EmulatedTenant::dev() }
+            .with_certificate(std::fs::read_to_string(fixture("cert.pem")).unwrap()),
+    );
+    let dir = std::env::temp_dir().join(format!(
+        "meeting-service-otel-{}-{}",
+        std::process::id(),
+        protocol.replace('/', "-")
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("secret"), &tenant.client_secret).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -110,14 +155,19 @@ mode = "none"
 format = "json"
 filter = "info"
 [telemetry]
-otlp_endpoint = "http://{otlp}"
-otlp_protocol = "grpc"
+otlp_endpoint = "{otlp}"
+otlp_protocol = "{protocol}"
 metrics_interval = "1s"
 [[tenants]]
 tenant_id = "{tenant_id}"
 client_id = "{client_id}"
 client_secret_file = "{secret}"
+[[tenants]]
+tenant_id = "{CERT_TENANT}"
+client_id = "{client_id}"
+certificate_file = "{certificate}"
 "#,
+        certificate = fixture("client-certificate.pem").display(),
         graph = emulator.graph_endpoint(),
         login = emulator.authority_host(),
         tenant_id = tenant.tenant_id,
@@ -144,7 +194,12 @@ client_secret_file = "{secret}"
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let mut client = client.expect("service listens");
+    let Some(mut client) = client else {
+        let mut child = child;
+        let _ = child.kill();
+        let output = child.wait_with_output().unwrap();
+        panic!("the service did not start: {}", String::from_utf8_lossy(&output.stderr));
+    };
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let parent = "00f067aa0ba902b7";
     let mut call = tonic::Request::new(request(simple_meeting()));
@@ -153,6 +208,9 @@ client_secret_file = "{secret}"
     let mut second = tonic::Request::new(request(simple_meeting()));
     second.metadata_mut().insert("traceparent", format!("00-{trace_id}-{parent}-01").parse().unwrap());
     client.create(second).await.expect("created");
+    let by_certificate =
+        meeting_service::grpc::pb::CreateRequest { tenant_id: CERT_TENANT.into(), ..request(simple_meeting()) };
+    client.create(by_certificate).await.expect("created with a certificate credential");
     eventually(|| receiver.metric_names.lock().unwrap().iter().any(|n| n == "rpc.server.duration"), "metrics").await;
 
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
@@ -178,6 +236,11 @@ client_secret_file = "{secret}"
             .collect()
     };
     assert_eq!(children("validate").len(), 2);
+    let certificate_tokens: Vec<&Span> = spans
+        .iter()
+        .filter(|s| s.name == "token" && attribute(s, "credential").as_deref() == Some("certificate_file"))
+        .collect();
+    assert_eq!(certificate_tokens.len(), 1);
     let tokens = children("token");
     let mut sources: Vec<_> = tokens.iter().map(|s| attribute(s, "token.source").unwrap()).collect();
     sources.sort();
@@ -213,7 +276,7 @@ client_secret_file = "{secret}"
     for haystack in [&exported, &logs] {
         assert!(!haystack.contains(DEV_CLIENT_SECRET));
         for token in &tokens_sent {
-            assert!(!haystack.contains(token.as_str()), "a bearer token leaked");
+            assert!(!haystack.contains(token.as_str()), "a secret leaked: {}…", &token[..12.min(token.len())]);
         }
     }
 
@@ -237,7 +300,7 @@ client_secret_file = "{secret}"
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|l| l["target"] == "audit")
         .collect();
-    assert_eq!(audit.len(), 2);
+    assert_eq!(audit.len(), 3);
     assert_eq!(audit[0]["meeting_id"], created.meeting.as_ref().unwrap().id());
     assert_eq!(audit[0]["organizer"], USER);
     assert_eq!(audit[0]["outcome"], "Ok");
