@@ -62,6 +62,18 @@ pub struct ServerSettings {
     pub shutdown_grace_period: Duration,
     /// Largest request message accepted, in bytes.
     pub max_request_bytes: usize,
+    /// Serve TLS (and mutual TLS with `client_ca_file`); plaintext when absent.
+    pub tls: Option<TlsSettings>,
+}
+
+/// The server's certificate and key, and the CA that signs client certificates (mTLS).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    #[serde(default)]
+    pub client_ca_file: Option<PathBuf>,
 }
 
 impl Default for ServerSettings {
@@ -71,6 +83,7 @@ impl Default for ServerSettings {
             default_deadline: Duration::from_secs(30),
             shutdown_grace_period: Duration::from_secs(20),
             max_request_bytes: 1024 * 1024,
+            tls: None,
         }
     }
 }
@@ -190,6 +203,39 @@ pub enum AuthMode {
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {
     pub mode: AuthMode,
+    /// Issuers whose bearer JWTs identify callers (by `sub`).
+    pub jwt_issuers: Vec<JwtIssuerSettings>,
+    /// Who may use which tenants. With `mode = "policy"` and no rule, every call is refused.
+    pub policies: Vec<CallerPolicySettings>,
+}
+
+/// A JWT issuer, e.g. the Kubernetes API server for projected service-account tokens.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct JwtIssuerSettings {
+    /// The `iss` claim, exactly.
+    pub issuer: String,
+    /// Accepted `aud` values.
+    pub audiences: Vec<String>,
+    #[serde(default)]
+    pub jwks_file: Option<PathBuf>,
+    /// Fetched at start-up and every 5 minutes.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+}
+
+/// One rule: these callers may create meetings in these tenants, for these organizers.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CallerPolicySettings {
+    /// Caller identities: client-certificate URI or DNS names (e.g. a SPIFFE id) or JWT subjects
+    /// (e.g. `system:serviceaccount:scheduling:scheduler`).
+    pub callers: Vec<String>,
+    /// Tenant ids, or `*` for every configured tenant.
+    pub tenants: Vec<String>,
+    /// Organizers: object ids, UPNs or `@domain` suffixes. Empty: any organizer.
+    #[serde(default)]
+    pub organizers: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -401,6 +447,39 @@ impl Settings {
         if self.identity.max_cached_tenants == 0 {
             return Err(ConfigError::invalid("identity.max_cached_tenants", "must be at least 1"));
         }
+        if let Some(tls) = &self.server.tls {
+            crate::tls::load(tls).map_err(|e| ConfigError::invalid("server.tls", e.to_string()))?;
+        }
+        for (i, issuer) in self.auth.jwt_issuers.iter().enumerate() {
+            let key = |name: &str| format!("auth.jwt_issuers[{i}].{name}");
+            if issuer.audiences.is_empty() {
+                return Err(ConfigError::invalid(key("audiences"), "needs at least one audience"));
+            }
+            match (&issuer.jwks_file, &issuer.jwks_url) {
+                (Some(_), None) => {}
+                (None, Some(url)) => {
+                    endpoint_url(&key("jwks_url"), Some(&origin_of(url)), "")?;
+                }
+                _ => {
+                    return Err(ConfigError::invalid(
+                        format!("auth.jwt_issuers[{i}]"),
+                        "needs one of jwks_file or jwks_url",
+                    ))
+                }
+            }
+        }
+        for (i, rule) in self.auth.policies.iter().enumerate() {
+            if rule.callers.is_empty() {
+                return Err(ConfigError::invalid(format!("auth.policies[{i}].callers"), "needs at least one caller"));
+            }
+            for tenant in &rule.tenants {
+                if tenant != "*" {
+                    TenantId::parse(&format!("auth.policies[{i}].tenants"), tenant)
+                        .map_err(|v| ConfigError::invalid(v.field, "must hold tenant ids (GUIDs) or \"*\""))?;
+                }
+            }
+        }
+        crate::auth::Authenticator::new(&self.auth).map_err(|e| ConfigError::invalid("auth", e))?;
         if let Some(endpoint) = &self.telemetry.otlp_endpoint {
             Url::parse(endpoint).map_err(|e| {
                 ConfigError::invalid("telemetry.otlp_endpoint", format!("`{endpoint}` is not a URL: {e}"))
@@ -574,6 +653,11 @@ fn endpoint_url(key: &str, value: Option<&str>, default: &str) -> Result<Url, Co
         return Err(ConfigError::invalid(key, "must be a bare origin such as https://graph.microsoft.com"));
     }
     Ok(url)
+}
+
+/// `scheme://host[:port]` of a URL (for the https-or-loopback rule on URLs with paths).
+fn origin_of(url: &str) -> String {
+    Url::parse(url).map(|u| u.origin().ascii_serialization()).unwrap_or_else(|_| url.to_owned())
 }
 
 fn is_loopback(host: &str) -> bool {

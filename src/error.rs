@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::{
+    auth::AuthError,
     domain::{TenantId, ValidationError},
     graph::GraphError,
     identity::IdentityError,
@@ -14,6 +15,9 @@ use crate::{
 pub enum Error {
     #[error(transparent)]
     Invalid(#[from] ValidationError),
+    /// No valid caller credentials (with `auth.mode = "policy"`).
+    #[error(transparent)]
+    Unauthenticated(#[from] AuthError),
     /// The caller may not use the tenant, or the tenant is not configured: deliberately one
     /// case, so that callers cannot enumerate tenants.
     #[error("the caller is not permitted to create meetings in this tenant")]

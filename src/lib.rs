@@ -3,6 +3,7 @@
 //! retry logic of their own.
 //!
 //! # Layout (in the order a request flows)
+//! - [`auth`]: caller identity (mTLS, JWT) and the caller policy
 //! - [`grpc`]: the gRPC boundary (generated code, proto <-> domain, the error -> status table)
 //! - [`domain`]: validated identifiers, the meeting model, validation
 //! - [`pipeline`]: authorize -> admit ([`limits`]) -> token -> Graph, with the retry rules
@@ -11,10 +12,12 @@
 //! - [`error`]: the crate error every outcome is mapped from
 //! - [`config`], [`telemetry`], [`server`], [`cli`], [`dev`]: start-up and serving
 //! - [`reload`]: credential and configuration rotation without restart
+//! - [`tls`]: TLS and mTLS for the server, reloaded when the certificates change
 //! - [`emulator`]: the Graph and identity-platform emulator for dev mode and tests
 
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod dev;
@@ -29,3 +32,4 @@ pub mod pipeline;
 pub mod reload;
 pub mod server;
 pub mod telemetry;
+pub mod tls;

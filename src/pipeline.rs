@@ -23,7 +23,8 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::{
-    config::{AuthMode, Cloud},
+    auth::{Authenticator, Caller},
+    config::Cloud,
     domain::{self, CreateMeeting, MeetingCreated, TenantId, ValidationError},
     error::Error,
     graph::{CreateOutcome, GraphClient, GraphError, GraphRequest},
@@ -50,13 +51,14 @@ pub struct Pipeline {
     tenants: ArcSwap<Tenants>,
     limits: Limits,
     tokens: TokenProvider,
-    auth_mode: AuthMode,
+    auth: Arc<Authenticator>,
     retry: ExponentialBuilder,
 }
 
 /// What a call carries besides its request.
 #[derive(Clone, Debug)]
 pub struct CallContext {
+    pub caller: Caller,
     pub deadline: Instant,
     /// Sent to Graph as `client-request-id` on every attempt of this call.
     pub client_request_id: String,
@@ -67,7 +69,7 @@ impl Pipeline {
         tenants: Tenants,
         tokens: TokenProvider,
         limits: Limits,
-        auth_mode: AuthMode,
+        auth: Arc<Authenticator>,
         max_retries: usize,
     ) -> Self {
         let retry = ExponentialBuilder::default()
@@ -76,7 +78,7 @@ impl Pipeline {
             .with_factor(2.0)
             .with_max_times(max_retries)
             .with_jitter();
-        Pipeline { tenants: ArcSwap::from_pointee(tenants), limits, tokens, auth_mode, retry }
+        Pipeline { tenants: ArcSwap::from_pointee(tenants), limits, tokens, auth, retry }
     }
 
     pub fn tokens(&self) -> &TokenProvider {
@@ -93,7 +95,7 @@ impl Pipeline {
     }
 
     pub async fn create(&self, ctx: &CallContext, command: CreateMeeting) -> Result<MeetingCreated, Error> {
-        let tenant = self.authorize(&command)?;
+        let tenant = self.authorize(&ctx.caller, &command)?;
         if matches!(tenant.cloud, Cloud::Usgov | Cloud::UsgovDod) {
             let violations = domain::unsupported_in_us_government(&command.meeting);
             if !violations.is_empty() {
@@ -138,13 +140,13 @@ impl Pipeline {
         Ok(MeetingCreated { meeting: outcome.meeting, created: outcome.created, graph_request_id: outcome.request_id })
     }
 
-    /// Until caller policies exist, `auth.mode = "none"` is the only way in (fail closed); an
-    /// unconfigured tenant is refused the same way.
-    fn authorize(&self, command: &CreateMeeting) -> Result<Arc<Tenant>, Error> {
-        match self.auth_mode {
-            AuthMode::None => self.tenants.load().get(&command.tenant).cloned().ok_or(Error::NotPermitted),
-            AuthMode::Policy => Err(Error::NotPermitted),
+    /// The caller must be allowed for the tenant and organizer, and the tenant configured; the
+    /// two refusals are one error, so that callers cannot enumerate tenants.
+    fn authorize(&self, caller: &Caller, command: &CreateMeeting) -> Result<Arc<Tenant>, Error> {
+        if !self.auth.permits(caller, &command.tenant, &command.organizer) {
+            return Err(Error::NotPermitted);
         }
+        self.tenants.load().get(&command.tenant).cloned().ok_or(Error::NotPermitted)
     }
 
     async fn attempt(

@@ -10,6 +10,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 use crate::{
+    auth::Authenticator,
     config::{Cloud, ConfigError, Settings},
     grpc::{
         pb::{self, meeting_service_server::MeetingServiceServer},
@@ -19,11 +20,14 @@ use crate::{
     limits::Limits,
     pipeline::Pipeline,
     reload::{build_tenants, Reloader, SettingsSource},
+    tls::{self, ReloadingTls},
 };
 
 /// The service, built and ready to serve.
 pub struct App {
     pipeline: Arc<Pipeline>,
+    auth: Arc<Authenticator>,
+    http: reqwest::Client,
     settings: Settings,
     reloader: Option<Reloader>,
 }
@@ -34,6 +38,8 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 impl App {
@@ -80,10 +86,15 @@ impl App {
             },
         );
         let limits = Limits::new(settings.limits.clone());
-        let pipeline = Arc::new(Pipeline::new(tenants, tokens, limits, settings.auth.mode, settings.graph.max_retries));
-        let reloader =
-            identity.watch_files.then(|| Reloader::new(source, pipeline.clone(), http, settings.graph.api_version));
-        Ok(App { pipeline, settings, reloader })
+        let auth = Arc::new(
+            Authenticator::new(&settings.auth)
+                .map_err(|message| ConfigError::Invalid { key: "auth".into(), message })?,
+        );
+        let pipeline = Arc::new(Pipeline::new(tenants, tokens, limits, auth.clone(), settings.graph.max_retries));
+        let reloader = identity
+            .watch_files
+            .then(|| Reloader::new(source, pipeline.clone(), http.clone(), settings.graph.api_version));
+        Ok(App { pipeline, auth, http, settings, reloader })
     }
 
     /// Serves on `listener` until `shutdown` completes, then drains.
@@ -105,8 +116,10 @@ impl App {
             .build_v1alpha()?;
 
         let flag = ShutdownFlag::default();
+        let _jwks = self.auth.spawn_jwks_refresh(self.http.clone(), Duration::from_secs(300)).map(AbortOnDrop);
         let api = MeetingServiceServer::new(MeetingApi::new(
             self.pipeline.clone(),
+            self.auth.clone(),
             self.settings.server.default_deadline,
             flag.clone(),
         ))
@@ -132,16 +145,13 @@ impl App {
             let _ = draining_tx.send(());
         };
 
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-        let server = tonic::transport::Server::builder()
+        let router = tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(api)
-            .serve_with_incoming_shutdown(incoming, on_shutdown);
-        tokio::pin!(server);
+            .add_service(api);
         let grace_elapsed = async {
             if draining_rx.await.is_ok() {
                 tokio::time::sleep(grace).await;
@@ -149,9 +159,31 @@ impl App {
                 std::future::pending::<()>().await;
             }
         };
-        tokio::select! {
-            result = &mut server => result?,
-            () = grace_elapsed => tracing::warn!("grace period elapsed with calls still in flight; exiting"),
+        match &self.settings.server.tls {
+            None => {
+                let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+                tokio::select! {
+                    result = router.serve_with_incoming_shutdown(incoming, on_shutdown) => result?,
+                    () = grace_elapsed => tracing::warn!("grace period elapsed with calls still in flight; exiting"),
+                }
+            }
+            Some(settings) => {
+                let tls = ReloadingTls::new(settings.clone()).map_err(|e| ServeError::Tls(e.to_string()))?;
+                let _tls_watcher = match tls.spawn_watcher() {
+                    Ok(watcher) => Some(AbortOnDrop(watcher)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot watch the TLS files; certificate changes need a restart");
+                        None
+                    }
+                };
+                let (connections, acceptor) = tls::accept(listener, tls);
+                let _acceptor = AbortOnDrop(acceptor);
+                let incoming = tokio_stream::wrappers::ReceiverStream::new(connections);
+                tokio::select! {
+                    result = router.serve_with_incoming_shutdown(incoming, on_shutdown) => result?,
+                    () = grace_elapsed => tracing::warn!("grace period elapsed with calls still in flight; exiting"),
+                }
+            }
         }
         tracing::info!("stopped");
         Ok(())

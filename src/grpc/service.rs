@@ -28,6 +28,7 @@ use super::{
     status::{to_status, Correlation},
 };
 use crate::{
+    auth::{Authenticator, Caller},
     error::Error,
     pipeline::{CallContext, Pipeline},
     telemetry,
@@ -49,13 +50,19 @@ impl ShutdownFlag {
 
 pub struct MeetingApi {
     pipeline: Arc<Pipeline>,
+    auth: Arc<Authenticator>,
     default_deadline: Duration,
     shutdown: ShutdownFlag,
 }
 
 impl MeetingApi {
-    pub fn new(pipeline: Arc<Pipeline>, default_deadline: Duration, shutdown: ShutdownFlag) -> Self {
-        MeetingApi { pipeline, default_deadline, shutdown }
+    pub fn new(
+        pipeline: Arc<Pipeline>,
+        auth: Arc<Authenticator>,
+        default_deadline: Duration,
+        shutdown: ShutdownFlag,
+    ) -> Self {
+        MeetingApi { pipeline, auth, default_deadline, shutdown }
     }
 }
 
@@ -88,6 +95,11 @@ impl MeetingService for MeetingApi {
             client_request_id: Some(client_request_id.clone()),
         };
 
+        // Authentication comes first: an unauthenticated caller learns nothing, not even whether
+        // its request was valid.
+        let peer_certs = request.peer_certs();
+        let authorization = metadata.get("authorization").map(|v| v.to_str().unwrap_or_default().to_owned());
+        let caller = self.auth.authenticate(peer_certs.as_deref().map(Vec::as_slice), authorization.as_deref());
         let request = request.into_inner();
         let tenant = request.tenant_id.clone();
         let organizer = request.user_id.clone();
@@ -97,9 +109,10 @@ impl MeetingService for MeetingApi {
             if self.shutdown.is_raised() {
                 return Err(Error::ShuttingDown);
             }
+            let caller = caller.clone()?;
             let command =
                 tracing::info_span!("validate").in_scope(|| convert::create_command(request, language.as_deref()))?;
-            let ctx = CallContext { deadline, client_request_id };
+            let ctx = CallContext { caller, deadline, client_request_id };
             match tokio::time::timeout_at(deadline, self.pipeline.create(&ctx, command)).await {
                 Ok(result) => result,
                 Err(_) => Err(Error::DeadlineExceeded { reached_graph: true }),
@@ -156,7 +169,7 @@ impl MeetingService for MeetingApi {
         // details or any credential.
         tracing::info!(
             target: "audit",
-            caller = "anonymous (auth.mode = none)",
+            caller = caller.as_ref().map(Caller::describe).unwrap_or_else(|e| format!("unauthenticated ({e})")),
             tenant_id = %tenant,
             organizer = %organizer,
             meeting_id = meeting_id.as_deref().unwrap_or_default(),

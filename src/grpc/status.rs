@@ -33,6 +33,7 @@ pub fn to_status(error: &Error, correlation: &Correlation) -> Status {
             }
             (Code::InvalidArgument, "INVALID_REQUEST", invalid.to_string())
         }
+        Error::Unauthenticated(e) => (Code::Unauthenticated, "CALLER_UNAUTHENTICATED", e.to_string()),
         Error::NotPermitted => (
             Code::PermissionDenied,
             "CALLER_NOT_PERMITTED",
@@ -234,6 +235,7 @@ mod tests {
                 "INVALID_REQUEST",
             ),
             (Error::NotPermitted, Code::PermissionDenied, "CALLER_NOT_PERMITTED"),
+            (Error::Unauthenticated(crate::auth::AuthError::Missing), Code::Unauthenticated, "CALLER_UNAUTHENTICATED"),
             (rejected, Code::FailedPrecondition, "TENANT_CREDENTIALS_REJECTED"),
             (graph(400, None), Code::InvalidArgument, "GRAPH_BAD_REQUEST"),
             (graph(401, None), Code::FailedPrecondition, "GRAPH_UNAUTHENTICATED"),

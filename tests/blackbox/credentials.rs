@@ -251,3 +251,16 @@ async fn tenants_added_to_or_removed_from_the_config_file_take_effect_without_re
     assert_status(&removed, Code::PermissionDenied, "CALLER_NOT_PERMITTED");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test]
+async fn refresh_in_from_the_token_response_decides_when_to_refresh() {
+    // An hour-long token whose response says to refresh after one second.
+    let app =
+        spawn_app_with(EmulatorConfig { refresh_in: Some(Duration::from_secs(1)), ..Default::default() }, |_| {}).await;
+    app.create(request(simple_meeting())).await.expect("first");
+    app.create(request(simple_meeting())).await.expect("cached");
+    assert_eq!(app.token_requests(), 1);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    app.create(request(simple_meeting())).await.expect("served while refreshing");
+    eventually(|| app.token_requests() == 2, "a refresh after refresh_in, not after half an hour").await;
+}

@@ -115,7 +115,8 @@ pub async fn serve(
     let server = tokio::spawn(app.serve(listener, async {
         let _ = rx.await;
     }));
-    let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.expect("connects");
+    // Lazy: a TLS-configured server is reached with the tests' own TLS clients instead.
+    let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect_lazy();
     TestApp {
         addr,
         emulator,

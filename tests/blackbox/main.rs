@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod auth;
 mod create;
 mod credentials;
 mod errors;
