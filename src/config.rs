@@ -62,6 +62,8 @@ pub struct ServerSettings {
     pub shutdown_grace_period: Duration,
     /// Largest request message accepted, in bytes.
     pub max_request_bytes: usize,
+    /// HTTP/2 streams (calls) one connection may have open at once.
+    pub max_concurrent_streams: u32,
     /// Serve TLS (and mutual TLS with `client_ca_file`); plaintext when absent.
     pub tls: Option<TlsSettings>,
 }
@@ -83,6 +85,7 @@ impl Default for ServerSettings {
             default_deadline: Duration::from_secs(30),
             shutdown_grace_period: Duration::from_secs(20),
             max_request_bytes: 1024 * 1024,
+            max_concurrent_streams: 4096,
             tls: None,
         }
     }
@@ -431,6 +434,9 @@ impl Settings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.server.default_deadline.is_zero() {
             return Err(ConfigError::invalid("server.default_deadline", "must be greater than zero"));
+        }
+        if self.server.max_concurrent_streams == 0 {
+            return Err(ConfigError::invalid("server.max_concurrent_streams", "must be at least 1"));
         }
         if self.server.max_request_bytes < 1024 {
             return Err(ConfigError::invalid("server.max_request_bytes", "must be at least 1024"));
