@@ -186,3 +186,27 @@ pub async fn eventually_async<T, F: std::future::Future<Output = Option<T>>>(
     }
     panic!("timed out waiting for {what}");
 }
+
+/// A child process that is killed if the test ends early (a panic must not leave a server
+/// running).
+pub struct KillOnDrop(pub Option<std::process::Child>);
+
+impl KillOnDrop {
+    pub fn id(&self) -> u32 {
+        self.0.as_ref().map_or(0, std::process::Child::id)
+    }
+
+    /// Hands the child back for a normal wait.
+    pub fn take(&mut self) -> std::process::Child {
+        self.0.take().expect("child present")
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

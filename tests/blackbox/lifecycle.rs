@@ -111,13 +111,15 @@ fn free_port() -> u16 {
 #[tokio::test]
 async fn dev_mode_binary_serves_and_exits_cleanly_on_sigterm() {
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meeting-service"))
-        .args(["--dev", "--listen", &format!("127.0.0.1:{port}")])
-        .env("RUST_LOG", "debug")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("binary starts");
+    let mut guard = KillOnDrop(Some(
+        Command::new(env!("CARGO_BIN_EXE_meeting-service"))
+            .args(["--dev", "--listen", &format!("127.0.0.1:{port}")])
+            .env("RUST_LOG", "debug")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("binary starts"),
+    ));
 
     let addr = format!("http://127.0.0.1:{port}");
     let mut client = None;
@@ -136,8 +138,9 @@ async fn dev_mode_binary_serves_and_exits_cleanly_on_sigterm() {
     req.user_id = "no.policy@contoso.example".into();
     client.create(req).await.expect_err("403 path logs an error");
 
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill").args(["-TERM", &guard.id().to_string()]).status().unwrap();
     assert!(status.success());
+    let mut child = guard.take();
     let exit = tokio::task::spawn_blocking(move || {
         let mut stdout = String::new();
         let mut stderr = String::new();

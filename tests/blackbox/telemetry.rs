@@ -175,16 +175,18 @@ certificate_file = "{certificate}"
         secret = dir.join("secret").display(),
     );
     std::fs::write(dir.join("config.toml"), config).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_meeting-service"))
-        .arg("--config")
-        .arg(dir.join("config.toml"))
-        .env_remove("RUST_LOG")
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .env_remove("OTEL_SERVICE_NAME")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(Some(
+        Command::new(env!("CARGO_BIN_EXE_meeting-service"))
+            .arg("--config")
+            .arg(dir.join("config.toml"))
+            .env_remove("RUST_LOG")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env_remove("OTEL_SERVICE_NAME")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
 
     let mut client = None;
     for _ in 0..100 {
@@ -195,7 +197,7 @@ certificate_file = "{certificate}"
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let Some(mut client) = client else {
-        let mut child = child;
+        let mut child = child.take();
         let _ = child.kill();
         let output = child.wait_with_output().unwrap();
         panic!("the service did not start: {}", String::from_utf8_lossy(&output.stderr));
@@ -214,6 +216,7 @@ certificate_file = "{certificate}"
     eventually(|| receiver.metric_names.lock().unwrap().iter().any(|n| n == "rpc.server.duration"), "metrics").await;
 
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let child = child.take();
     let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     eventually(|| receiver.spans.lock().unwrap().len() >= 6, "spans flushed at shutdown").await;
