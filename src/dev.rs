@@ -60,7 +60,7 @@ pub async fn run(listen: SocketAddr, shutdown: impl Future<Output = ()> + Send) 
     tracing::warn!(
         graph = %emulator.graph_endpoint(),
         login = %emulator.authority_host(),
-        "DEV MODE: meetings are SIMULATED by an in-process emulator; nothing reaches Microsoft"
+        "DEV MODE: meetings are SIMULATED by an in-process emulator; nothing reaches Microsoft; callers are not authenticated"
     );
     println!("{}", banner(addr, &tenant.tenant_id, &emulator.graph_endpoint()));
 
@@ -81,6 +81,7 @@ fn banner(addr: SocketAddr, tenant_id: &str, graph: &str) -> String {
     Tenant id:   {tenant_id}
     Organizer:   {DEV_USER_ID}  (adele.vance@contoso.example)
     Emulator:    {graph}  (GET /_emulator/requests, POST /_emulator/faults)
+    Callers:     NOT authenticated (auth.mode = "none"): dev mode only
 
 Create a meeting:
 

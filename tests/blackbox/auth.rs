@@ -217,3 +217,45 @@ async fn server_certificates_are_reloaded_when_they_change() {
     assert!(rotated, "the new certificate is served without a restart");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test]
+async fn issuer_keys_can_come_from_a_jwks_url() {
+    use axum::{routing::get, Router};
+    const ISSUER: &str = "https://issuer.example";
+    let jwks = read("jwks.json");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/openid/v1/jwks", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, Router::new().route("/openid/v1/jwks", get(move || async move { jwks }))).await
+    });
+    let jwks_url = url.clone();
+    let app = spawn_app_with(EmulatorConfig::default(), move |s| {
+        s.auth.mode = AuthMode::Policy;
+        s.auth.jwt_issuers = vec![JwtIssuerSettings {
+            issuer: ISSUER.into(),
+            audiences: vec!["meeting-service".into()],
+            jwks_file: None,
+            jwks_url: Some(jwks_url),
+        }];
+        s.auth.policies = vec![CallerPolicySettings {
+            callers: vec!["workload-a".into()],
+            tenants: vec![TENANT.into()],
+            organizers: vec![],
+        }];
+    })
+    .await;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let token =
+        jwt(serde_json::json!({"iss": ISSUER, "sub": "workload-a", "aud": "meeting-service", "exp": now + 600}), false);
+    let created = eventually_async(
+        || {
+            let mut req = tonic::Request::new(request(simple_meeting()));
+            req.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+            let mut client = app.client.clone();
+            async move { client.create(req).await.ok() }
+        },
+        "the keys fetched from the JWKS URL",
+    )
+    .await;
+    assert!(created.get_ref().created);
+}

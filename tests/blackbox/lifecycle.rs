@@ -154,6 +154,7 @@ async fn dev_mode_binary_serves_and_exits_cleanly_on_sigterm() {
     assert!(stdout.contains("grpcurl -plaintext"), "{stdout}");
     let output = format!("{stdout}{stderr}");
     assert!(output.contains("SIMULATED"), "dev mode says so loudly");
+    assert!(output.contains("auth.mode = \"none\""), "dev mode says callers are not authenticated");
     assert!(!output.contains(DEV_CLIENT_SECRET), "the client secret leaked into the output");
     assert!(!output.contains("eyJ"), "a token leaked into the output");
 }
