@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# CI smoke run of the benchmarks (issue 7): seconds, small numbers, in the debug build that
+# `cargo test` already made. It asserts only that the load benchmark ran every smoke scenario
+# and wrote its JSON report with zero failed requests, and that each criterion micro-benchmark
+# runs once. Figures from this run mean nothing; the full run is the command in BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+out=target/bench/smoke.json
+rm -f "$out"
+
+cargo test --locked --bench loadgen -- --scenario smoke --fail-on-errors --out "$out"
+
+python3 - "$out" <<'PY'
+import json
+import sys
+
+report = json.load(open(sys.argv[1]))
+scenarios = report["scenarios"]
+assert scenarios, "no scenario ran"
+failed = {s["name"]: s["errors"] for s in scenarios if s["errors_total"]}
+assert not failed, f"requests failed: {failed}"
+idle = [s["name"] for s in scenarios if s["requests_ok"] == 0]
+assert not idle, f"scenarios without a completed request: {idle}"
+print(f"bench smoke: {len(scenarios)} scenarios, {sum(s['requests_ok'] for s in scenarios)} requests, 0 errors")
+PY
+
+# criterion runs each micro-benchmark once under `cargo test`.
+cargo test --locked --bench hot_paths
