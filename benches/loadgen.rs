@@ -115,6 +115,10 @@ struct Args {
     /// under 10% of the cores); 0 disables. Default 120s, 0 in the smoke run.
     #[arg(long, value_parser = humantime::parse_duration)]
     quiet_wait: Option<Duration>,
+    /// What paces the fixed-rate scenarios: `thread` (a thread sleeping until each intended send
+    /// time) or `tokio` (a Tokio interval; its 1 ms timer granularity shows as latency).
+    #[arg(long, default_value = "thread", value_parser = ["thread", "tokio"])]
+    pacer: String,
     /// Exit with status 1 when any request failed.
     #[arg(long)]
     fail_on_errors: bool,
@@ -143,6 +147,9 @@ struct Knobs {
     cold_starts: usize,
     #[serde(with = "humantime_serde")]
     quiet_wait: Duration,
+    /// What paces fixed-rate scenarios: `thread` (a thread sleeping to each send time) or
+    /// `tokio` (a Tokio interval, 1 ms granularity).
+    pacer: String,
 }
 
 impl Knobs {
@@ -166,6 +173,7 @@ impl Knobs {
             tenants: args.tenants.unwrap_or(tenants).max(1),
             cold_starts: args.cold_starts.unwrap_or(cold_starts).max(1),
             quiet_wait: args.quiet_wait.unwrap_or(if smoke { Duration::ZERO } else { Duration::from_secs(120) }),
+            pacer: args.pacer.clone(),
         }
     }
 }
@@ -675,6 +683,9 @@ async fn drive(target: Arc<Target>, load: Load, knobs: &Knobs, service_pid: Opti
                         rec.in_flight.fetch_sub(1, Ordering::Relaxed);
                         seq += concurrency as u64;
                         let done = Instant::now();
+                        // A worker whose call failed pauses, so that a failing target (refused
+                        // connections, exhausted descriptors) is not hammered in a tight loop.
+                        let pause = outcome.is_err();
                         if done >= measure_start && done < end && !stop.load(Ordering::Relaxed) {
                             rec.record(slot, outcome, done - sent, None);
                             let counted = rec.ok.load(Ordering::Relaxed);
@@ -682,8 +693,55 @@ async fn drive(target: Arc<Target>, load: Load, knobs: &Knobs, service_pid: Opti
                                 stop.store(true, Ordering::Relaxed);
                             }
                         }
+                        if pause {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
                     }
                 });
+            }
+        }
+        Load::Open { rate } if knobs.pacer == "thread" => {
+            // A thread of its own sleeps until each intended send time (hrtimer precision, tens of
+            // microseconds) and spawns the request onto the runtime: Tokio's timer has 1 ms
+            // granularity, which would add up to a millisecond of the generator's own lateness.
+            let period = Duration::from_secs_f64(1.0 / rate);
+            let max_outstanding = ((rate * 30.0) as i64).max(10_000);
+            let (handle, target, pacing) = (tokio::runtime::Handle::current(), target.clone(), rec.clone());
+            let pacer = std::thread::spawn(move || {
+                let rec = pacing;
+                for seq in 0u64.. {
+                    let intended = start + period.mul_f64(seq as f64);
+                    if intended >= end {
+                        break;
+                    }
+                    let now = Instant::now();
+                    if intended > now {
+                        std::thread::sleep(intended - now);
+                    }
+                    if rec.in_flight.load(Ordering::Relaxed) >= max_outstanding {
+                        if intended >= measure_start {
+                            rec.error("generator backlog full".into());
+                        }
+                        continue;
+                    }
+                    rec.in_flight.fetch_add(1, Ordering::Relaxed);
+                    let (target, rec) = (target.clone(), rec.clone());
+                    handle.spawn(async move {
+                        let sent = Instant::now();
+                        let outcome = target.call(seq as usize, seq).await;
+                        rec.in_flight.fetch_sub(1, Ordering::Relaxed);
+                        if intended >= measure_start {
+                            let done = Instant::now();
+                            rec.record(seq as usize, outcome, done - intended, Some(done - sent));
+                        }
+                    });
+                }
+            });
+            let _ = tokio::task::spawn_blocking(move || pacer.join()).await;
+            stop.store(true, Ordering::Relaxed);
+            let waited = Instant::now();
+            while rec.in_flight.load(Ordering::Relaxed) > 0 && waited.elapsed() < Duration::from_secs(60) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
             }
         }
         Load::Open { rate } => {
@@ -1214,11 +1272,12 @@ impl Bench {
         let load = match load {
             // Direct HTTP/1.1 needs two descriptors in this process per request in flight.
             // While connections are being opened, a request takes whichever connection is free first and
-            // the pool keeps the others: measured up to ~1.8 connections per request in flight.
-            Load::Closed { concurrency } if (concurrency as u64) * 9 / 2 + FD_RESERVE > self.fd_limit => {
-                let fits = ((self.fd_limit - FD_RESERVE) * 2 / 9) as usize;
+            // the pool keeps the others: measured up to ~2 connections per request in flight, more when
+            // accepts lag; keep to a sixth of the limit.
+            Load::Closed { concurrency } if (concurrency as u64) * 6 + FD_RESERVE > self.fd_limit => {
+                let fits = ((self.fd_limit - FD_RESERVE) / 6) as usize;
                 notes.push(format!(
-                    "concurrency {concurrency} lowered to {fits}: over HTTP/1.1 both ends of every connection are in this process (up to ~1.8 connections per request while the pool fills) and its descriptor limit is {}",
+                    "concurrency {concurrency} lowered to {fits}: over HTTP/1.1 both ends of every connection are in this process, the pool opens up to ~2 connections per request while it fills (more when accepts lag), and the descriptor limit is {}",
                     self.fd_limit
                 ));
                 Load::Closed { concurrency: fits }
@@ -1250,13 +1309,14 @@ impl Bench {
         if let Load::Closed { concurrency } = load {
             // The overload limits admit the load, with room for a reply racing the next call.
             let (limits, admit) = (&mut settings.limits, concurrency * 2);
-            if limits.max_in_flight < admit || limits.max_in_flight_per_tenant < admit {
-                notes.push(format!(
-                    "limits.max_in_flight and max_in_flight_per_tenant raised from {} and {} to {admit}",
-                    limits.max_in_flight, limits.max_in_flight_per_tenant
-                ));
-                limits.max_in_flight = limits.max_in_flight.max(admit);
-                limits.max_in_flight_per_tenant = limits.max_in_flight_per_tenant.max(admit);
+            for (key, limit) in [
+                ("max_in_flight", &mut limits.max_in_flight),
+                ("max_in_flight_per_tenant", &mut limits.max_in_flight_per_tenant),
+            ] {
+                if *limit < admit {
+                    notes.push(format!("limits.{key} raised from {limit} to {admit} to admit the load"));
+                    *limit = admit;
+                }
             }
         }
         let service = self.spawner.spawn(settings).await;
