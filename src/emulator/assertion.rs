@@ -187,11 +187,5 @@ pub fn federated_token(issuer: &str, subject: &str, audience: &str, lifetime: Du
     let header = json!({"alg": "RS256", "kid": Uuid::new_v4().simple().to_string()});
     let claims = json!({"aud": [audience], "exp": exp, "iat": now, "iss": issuer, "nbf": now, "sub": subject});
     let signature: Vec<u8> = (0..16).flat_map(|_| Uuid::new_v4().into_bytes()).collect();
-    let segment = |bytes: &[u8]| wire::base64(bytes, true);
-    format!(
-        "{}.{}.{}",
-        segment(header.to_string().as_bytes()),
-        segment(claims.to_string().as_bytes()),
-        segment(&signature)
-    )
+    wire::jwt_shaped(&header, &claims, &signature)
 }

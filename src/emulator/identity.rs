@@ -197,11 +197,5 @@ fn mint(tenant_id: &str, client_id: &str, resource: &str, lifetime: Duration) ->
         "appid": client_id, "idtyp": "app", "roles": ["OnlineMeetings.ReadWrite.All"], "tid": tenant_id, "ver": "1.0",
     });
     let signature = [Uuid::new_v4().into_bytes(), Uuid::new_v4().into_bytes()].concat();
-    let segment = |bytes: &[u8]| wire::base64(bytes, true);
-    format!(
-        "{}.{}.{}",
-        segment(header.to_string().as_bytes()),
-        segment(claims.to_string().as_bytes()),
-        segment(&signature)
-    )
+    wire::jwt_shaped(&header, &claims, &signature)
 }

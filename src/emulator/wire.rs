@@ -88,3 +88,14 @@ pub(crate) fn random_string(len: usize, alphabet: &[u8]) -> String {
 pub(crate) fn random_digits(len: usize) -> String {
     random_string(len, b"0123456789")
 }
+
+/// `base64url(header).base64url(claims).base64url(signature)`: the shape of a JWT, for the
+/// tokens the emulator mints (it never verifies its own signatures).
+pub(crate) fn jwt_shaped(header: &serde_json::Value, claims: &serde_json::Value, signature: &[u8]) -> String {
+    format!(
+        "{}.{}.{}",
+        base64(header.to_string().as_bytes(), true),
+        base64(claims.to_string().as_bytes(), true),
+        base64(signature, true)
+    )
+}
