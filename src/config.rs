@@ -64,6 +64,9 @@ pub struct ServerSettings {
     pub max_request_bytes: usize,
     /// HTTP/2 streams (calls) one connection may have open at once.
     pub max_concurrent_streams: u32,
+    /// Connections open at once (health probes included); one more is closed as soon as it is
+    /// accepted.
+    pub max_connections: usize,
     /// Serve TLS (and mutual TLS with `client_ca_file`); plaintext when absent.
     pub tls: Option<TlsSettings>,
 }
@@ -86,6 +89,7 @@ impl Default for ServerSettings {
             shutdown_grace_period: Duration::from_secs(20),
             max_request_bytes: 1024 * 1024,
             max_concurrent_streams: 4096,
+            max_connections: 10_000,
             tls: None,
         }
     }
@@ -437,6 +441,9 @@ impl Settings {
         }
         if self.server.max_concurrent_streams == 0 {
             return Err(ConfigError::invalid("server.max_concurrent_streams", "must be at least 1"));
+        }
+        if self.server.max_connections == 0 {
+            return Err(ConfigError::invalid("server.max_connections", "must be at least 1"));
         }
         if self.server.max_request_bytes < 1024 {
             return Err(ConfigError::invalid("server.max_request_bytes", "must be at least 1024"));

@@ -12,6 +12,7 @@
 //! - [`error`]: the crate error every outcome is mapped from
 //! - [`config`], [`telemetry`], [`server`], [`cli`], [`dev`]: start-up and serving
 //! - [`reload`]: credential and configuration rotation without restart
+//! - [`connections`]: the cap on open server connections
 //! - [`tls`]: TLS and mTLS for the server, reloaded when the certificates change
 //! - [`emulator`]: the Graph and identity-platform emulator for dev mode and tests
 
@@ -20,6 +21,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod dev;
 pub mod domain;
 pub mod emulator;

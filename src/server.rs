@@ -6,12 +6,14 @@
 use std::{future::Future, sync::Arc, time::Duration};
 
 use tokio::net::TcpListener;
+use tokio_stream::StreamExt;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 use crate::{
     auth::Authenticator,
     config::{Cloud, ConfigError, Settings},
+    connections::{ConnectionLimit, Limited},
     grpc::{
         pb::{self, meeting_service_server::MeetingServiceServer},
         MeetingApi, ShutdownFlag,
@@ -160,9 +162,13 @@ impl App {
                 std::future::pending::<()>().await;
             }
         };
+        let limit = ConnectionLimit::new(self.settings.server.max_connections);
         match &self.settings.server.tls {
             None => {
-                let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+                let incoming = TcpIncoming::from(listener).with_nodelay(Some(true)).filter_map(move |accepted| {
+                    // Dropping a refused stream closes it.
+                    accepted.map(|tcp| limit.admit().map(|permit| Limited::new(tcp, permit))).transpose()
+                });
                 tokio::select! {
                     result = router.serve_with_incoming_shutdown(incoming, on_shutdown) => result?,
                     () = grace_elapsed => tracing::warn!("grace period elapsed with calls still in flight; exiting"),
@@ -177,7 +183,7 @@ impl App {
                         None
                     }
                 };
-                let (connections, acceptor) = tls::accept(listener, tls);
+                let (connections, acceptor) = tls::accept(listener, tls, limit);
                 let _acceptor = AbortOnDrop(acceptor);
                 let incoming = tokio_stream::wrappers::ReceiverStream::new(connections);
                 tokio::select! {

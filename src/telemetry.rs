@@ -186,6 +186,8 @@ pub struct Metrics {
     pub token_requests: Counter<u64>,
     /// `meeting_service.token.cache` lookups by tenant and result (hit, miss).
     pub token_cache: Counter<u64>,
+    /// `meeting_service.server.connections_refused`: connections closed at `server.max_connections`.
+    pub connections_refused: Counter<u64>,
 }
 
 /// The instruments, created on first use from the global meter provider (a no-op until
@@ -220,6 +222,10 @@ pub fn metrics() -> &'static Metrics {
             token_cache: meter
                 .u64_counter("meeting_service.token.cache")
                 .with_description("Token cache lookups, by result")
+                .build(),
+            connections_refused: meter
+                .u64_counter("meeting_service.server.connections_refused")
+                .with_description("Connections closed at once because server.max_connections were open")
                 .build(),
         }
     })

@@ -12,7 +12,10 @@ use rustls_pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
 use tokio::{net::TcpListener, sync::mpsc};
 use tokio_rustls::{server::TlsStream, TlsAcceptor};
 
-use crate::config::TlsSettings;
+use crate::{
+    config::TlsSettings,
+    connections::{ConnectionLimit, Limited},
+};
 
 /// A TLS handshake that takes longer than this is dropped (slowloris).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -117,11 +120,16 @@ impl ReloadingTls {
     }
 }
 
-/// Accepts TCP connections and hands completed TLS handshakes to the gRPC server.
+/// A TLS connection that holds its place under `server.max_connections`.
+pub type TlsConnection = Limited<TlsStream<tokio::net::TcpStream>>;
+
+/// Accepts TCP connections up to `limit` and hands completed TLS handshakes to the gRPC server.
+/// A connection counts against the limit from its accept, handshake included.
 pub fn accept(
     listener: TcpListener,
     tls: Arc<ReloadingTls>,
-) -> (mpsc::Receiver<Result<TlsStream<tokio::net::TcpStream>, io::Error>>, tokio::task::JoinHandle<()>) {
+    limit: ConnectionLimit,
+) -> (mpsc::Receiver<Result<TlsConnection, io::Error>>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(256);
     let task = tokio::spawn(async move {
         loop {
@@ -133,12 +141,13 @@ pub fn accept(
                     continue;
                 }
             };
+            let Some(permit) = limit.admit() else { continue };
             let _ = tcp.set_nodelay(true);
             let (acceptor, tx) = (tls.acceptor(), tx.clone());
             tokio::spawn(async move {
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                     Ok(Ok(stream)) => {
-                        let _ = tx.send(Ok(stream)).await;
+                        let _ = tx.send(Ok(Limited::new(stream, permit))).await;
                     }
                     Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                     Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),

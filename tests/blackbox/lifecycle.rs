@@ -34,6 +34,32 @@ async fn health_reports_each_service() {
 }
 
 #[tokio::test]
+async fn connections_beyond_the_limit_are_closed_at_once_until_one_ends() {
+    let app = spawn_app_with(Default::default(), |s| s.server.max_connections = 2).await;
+    let connect = || async {
+        let channel = Channel::from_shared(format!("http://{}", app.addr)).unwrap().connect().await?;
+        let mut health = HealthClient::new(channel);
+        let mut check = tonic::Request::new(HealthCheckRequest::default());
+        check.set_timeout(Duration::from_secs(2));
+        health.check(check).await.map_err(|status| status.to_string())?;
+        Ok::<_, Box<dyn std::error::Error>>(health)
+    };
+    let mut first = connect().await.expect("first connection");
+    let _second = connect().await.expect("second connection");
+    let started = std::time::Instant::now();
+    assert!(connect().await.is_err(), "a third connection is refused");
+    assert!(started.elapsed() < Duration::from_secs(1), "refused at once, took {:?}", started.elapsed());
+    // The open ones keep working, and closing one makes room.
+    // (tonic reports the closed connection as CANCELLED, grpc-go and others as UNAVAILABLE.)
+    let refused = app.create(request(simple_meeting())).await.expect_err("the lazy client is the third connection");
+    assert!(matches!(refused.code(), Code::Unavailable | Code::Cancelled), "{refused:?}");
+    assert!(app.graph_requests().is_empty(), "a refused connection's call went nowhere");
+    first.check(HealthCheckRequest::default()).await.expect("an admitted connection still serves");
+    drop(first);
+    eventually_async(|| async { connect().await.ok() }, "a connection once one closed").await;
+}
+
+#[tokio::test]
 async fn reflection_lists_both_services_in_v1_and_v1alpha() {
     use tonic_reflection::pb::{v1, v1alpha};
     let app = spawn_app().await;
