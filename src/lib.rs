@@ -35,3 +35,6 @@ pub mod reload;
 pub mod server;
 pub mod telemetry;
 pub mod tls;
+
+#[cfg(test)]
+mod test_corpus;

@@ -104,7 +104,7 @@ impl GraphClient {
         }
         let mut response = builder.send().await.map_err(classify_send_error)?;
 
-        let status = response.status();
+        let status = response.status().as_u16();
         let request_id = header_text(response.headers(), "request-id");
         let retry_after =
             header_text(response.headers(), header::RETRY_AFTER.as_str()).as_deref().and_then(super::parse_retry_after);
@@ -125,39 +125,55 @@ impl GraphClient {
                 Err(e) => return Err(GraphError::ConnectionLost(e)),
             }
         }
-
-        if !status.is_success() {
-            let error =
-                (!truncated).then(|| serde_json::from_slice::<ErrorBodyDto>(&body).ok()).flatten().map(|b| b.error);
-            let body_request_id =
-                error.as_ref().and_then(|e| e.inner_error.as_ref()).and_then(|i| i.request_id.clone());
-            return Err(GraphError::Status(Box::new(GraphFailure {
-                status: status.as_u16(),
-                code: error.as_ref().and_then(|e| e.code.clone()),
-                message: error.and_then(|e| e.message),
-                request_id: request_id.or(body_request_id),
-                retry_after,
-            })));
-        }
-
-        let invalid = |detail: String| GraphError::InvalidResponse { detail, request_id: request_id.clone() };
-        if truncated {
-            return Err(invalid(format!("body larger than {MAX_RESPONSE_BYTES} bytes")));
-        }
-        if !is_json {
-            return Err(invalid("Content-Type is not application/json".into()));
-        }
-        let dto: OnlineMeetingDto =
-            serde_json::from_slice(&body).map_err(|e| invalid(format!("not an onlineMeeting: {e}")))?;
-        if dto.id.is_none() {
-            return Err(invalid("the onlineMeeting has no id".into()));
-        }
-        Ok(CreateOutcome {
-            meeting: meeting_from_dto(dto),
-            created: !(request.create_or_get && status == reqwest::StatusCode::OK),
-            request_id,
-        })
+        let answer = Answer { status, request_id, retry_after, is_json, body: &body, truncated };
+        interpret(answer, request.create_or_get)
     }
+}
+
+/// What one attempt brought back, read but not yet judged.
+#[doc(hidden)]
+pub struct Answer<'a> {
+    pub status: u16,
+    /// The `request-id` header.
+    pub request_id: Option<String>,
+    pub retry_after: Option<Duration>,
+    /// The Content-Type is `application/json` (with any parameters).
+    pub is_json: bool,
+    pub body: &'a [u8],
+    /// The body was cut at the size limit.
+    pub truncated: bool,
+}
+
+/// Judges an answer: a meeting, or the failure with what Graph said about it. Pure (no I/O), so
+/// it can be fuzzed and measured alone.
+#[doc(hidden)]
+pub fn interpret(answer: Answer<'_>, create_or_get: bool) -> Result<CreateOutcome, GraphError> {
+    let Answer { status, request_id, retry_after, is_json, body, truncated } = answer;
+    if !(200..300).contains(&status) {
+        let error = (!truncated).then(|| serde_json::from_slice::<ErrorBodyDto>(body).ok()).flatten().map(|b| b.error);
+        let body_request_id = error.as_ref().and_then(|e| e.inner_error.as_ref()).and_then(|i| i.request_id.clone());
+        return Err(GraphError::Status(Box::new(GraphFailure {
+            status,
+            code: error.as_ref().and_then(|e| e.code.clone()),
+            message: error.and_then(|e| e.message),
+            request_id: request_id.or(body_request_id),
+            retry_after,
+        })));
+    }
+
+    let invalid = |detail: String| GraphError::InvalidResponse { detail, request_id: request_id.clone() };
+    if truncated {
+        return Err(invalid(format!("body larger than {MAX_RESPONSE_BYTES} bytes")));
+    }
+    if !is_json {
+        return Err(invalid("Content-Type is not application/json".into()));
+    }
+    let dto: OnlineMeetingDto =
+        serde_json::from_slice(body).map_err(|e| invalid(format!("not an onlineMeeting: {e}")))?;
+    if dto.id.is_none() {
+        return Err(invalid("the onlineMeeting has no id".into()));
+    }
+    Ok(CreateOutcome { meeting: meeting_from_dto(dto), created: !(create_or_get && status == 200), request_id })
 }
 
 fn header_text(headers: &header::HeaderMap, name: &str) -> Option<String> {
@@ -181,6 +197,7 @@ mod tests {
 
     #[test]
     fn organizer_is_one_encoded_segment() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client =
             GraphClient::new(reqwest::Client::new(), &"https://graph.microsoft.com".parse().unwrap(), ApiVersion::V1);
         let upn = UserId::parse("u", "ann_fabrikam.com#EXT#@contoso.onmicrosoft.com").unwrap();
@@ -195,5 +212,61 @@ mod tests {
             beta.url(&oid, true),
             "http://127.0.0.1:8081/beta/users/550fae72-d251-43ec-868c-373732c2704f/onlineMeetings/createOrGet"
         );
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::test_corpus::{bodies, mutate, GRAPH_ERRORS};
+
+        fn answer(status: u16, body: &[u8], is_json: bool) -> Answer<'_> {
+            Answer { status, request_id: None, retry_after: None, is_json, body, truncated: false }
+        }
+
+        #[test]
+        fn the_documented_error_bodies_are_read() {
+            let seeds = bodies(GRAPH_ERRORS);
+            assert!(seeds.len() >= 10, "{} samples", seeds.len());
+            let with_code = seeds
+                .iter()
+                .filter(|(status, body)| match interpret(answer(*status, body, true), false) {
+                    Err(GraphError::Status(failure)) => failure.code.is_some(),
+                    other => panic!("HTTP {status} read as {other:?}"),
+                })
+                .count();
+            assert!(with_code * 10 >= seeds.len() * 8, "codes read from only {with_code} of {}", seeds.len());
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+            /// Graph's documented error bodies, mutated, under any status: a failure or a
+            /// meeting, never a panic, and a non-2xx is never a meeting.
+            #[test]
+            fn mutated_error_bodies_are_judged_without_panicking(
+                seed in 0..bodies(GRAPH_ERRORS).len(),
+                status in prop_oneof![Just(200u16), Just(201), 400u16..600],
+                position in any::<prop::sample::Index>(),
+                byte in any::<u8>(),
+                cut in any::<bool>(),
+                is_json in any::<bool>(),
+            ) {
+                let (_, seed) = &bodies(GRAPH_ERRORS)[seed];
+                let body = mutate(seed, position, byte, cut);
+                let judged = interpret(answer(status, &body, is_json), false);
+                if status >= 300 {
+                    prop_assert!(matches!(judged, Err(GraphError::Status(ref f)) if f.status == status));
+                }
+            }
+
+            /// Any Retry-After text: a bounded duration or nothing.
+            #[test]
+            fn any_retry_after_is_bounded(text in "\\PC{0,40}") {
+                if let Some(wait) = crate::graph::parse_retry_after(&text) {
+                    prop_assert!(wait <= Duration::from_secs(86_400));
+                }
+            }
+        }
     }
 }

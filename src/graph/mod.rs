@@ -6,20 +6,26 @@ mod convert;
 mod error;
 mod model;
 
+#[doc(hidden)]
+pub use client::{interpret, Answer};
 pub use client::{CreateOutcome, GraphClient, GraphRequest};
 pub use error::{GraphError, GraphFailure};
 
 use std::time::Duration;
 
+/// The longest wait a `Retry-After` can ask for; beyond it the value is nonsense.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
+
 /// Reads a `Retry-After` value: whole or fractional seconds (Graph sends e.g. `2.128`) or an
-/// HTTP date.
+/// HTTP date; at most a day.
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<f64>() {
-        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(86_400.0)));
+        return (seconds.is_finite() && seconds >= 0.0)
+            .then(|| Duration::from_secs_f64(seconds.min(MAX_RETRY_AFTER.as_secs_f64())));
     }
     let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(at.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO).min(MAX_RETRY_AFTER))
 }
 
 #[cfg(test)]

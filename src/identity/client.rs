@@ -221,4 +221,50 @@ mod tests {
         assert!(matches!(interpret(StatusCode::BAD_GATEWAY, None, b""), Err(IdentityError::Unavailable { .. })));
         assert!(matches!(interpret(StatusCode::NOT_FOUND, None, b"<html/>"), Err(IdentityError::Rejected { .. })));
     }
+
+    mod properties {
+        use proptest::prelude::*;
+        use reqwest::StatusCode;
+
+        use super::*;
+        use crate::test_corpus::{bodies, mutate, TOKEN_RESPONSES};
+
+        #[test]
+        fn the_documented_answers_are_read() {
+            let seeds = bodies(TOKEN_RESPONSES);
+            assert!(seeds.len() >= 5, "{} samples", seeds.len());
+            for (status, body) in &seeds {
+                let status = StatusCode::from_u16(*status).unwrap();
+                match interpret(status, None, body) {
+                    Ok(token) => assert!(status.is_success() && !token.expires_in.is_zero()),
+                    Err(IdentityError::Rejected { error, .. }) => assert!(!error.is_empty()),
+                    Err(IdentityError::Unavailable { .. }) => assert!(status.as_u16() >= 429),
+                    Err(e) => panic!("HTTP {status}: {e:?}"),
+                }
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+            /// Token and AADSTS error bodies, mutated, under any status: a token only from a
+            /// 2xx that names its lifetime, never a panic.
+            #[test]
+            fn mutated_token_answers_are_judged_without_panicking(
+                seed in 0..bodies(TOKEN_RESPONSES).len(),
+                status in prop_oneof![Just(200u16), 400u16..600],
+                position in any::<prop::sample::Index>(),
+                byte in any::<u8>(),
+                cut in any::<bool>(),
+            ) {
+                let (_, seed) = &bodies(TOKEN_RESPONSES)[seed];
+                let body = mutate(seed, position, byte, cut);
+                let status = StatusCode::from_u16(status).unwrap();
+                if let Ok(token) = interpret(status, None, &body) {
+                    prop_assert!(status.is_success());
+                    prop_assert!(!token.expires_in.is_zero());
+                }
+            }
+        }
+    }
 }
