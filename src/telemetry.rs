@@ -1,11 +1,11 @@
 //! Logs, traces and metrics.
 //! - Logs: a `tracing` subscriber with a RUST_LOG-style filter, JSON lines in production,
 //!   human-readable in dev mode.
-//! - Traces: an OpenTelemetry layer gives every span a W3C trace id that continues the caller's
-//!   `traceparent`; spans are exported over OTLP (gRPC or HTTP/protobuf) only when an endpoint is
-//!   configured (`telemetry.otlp_endpoint` or the standard `OTEL_EXPORTER_OTLP_*` variables), in
-//!   batches off the request path (tasks on the Tokio runtime), and flushed by
-//!   [`TelemetryGuard::shutdown`].
+//! - Traces: when an OTLP endpoint is configured (`telemetry.otlp_endpoint` or the standard
+//!   `OTEL_EXPORTER_OTLP_*` variables), an OpenTelemetry layer gives every span a W3C trace id
+//!   that continues the caller's `traceparent`, and spans are exported over OTLP (gRPC or
+//!   HTTP/protobuf) in batches off the request path (tasks on the Tokio runtime), flushed by
+//!   [`TelemetryGuard::shutdown`]. Without one, no OpenTelemetry span is built at all.
 //! - Metrics: the instruments in [`Metrics`], exported the same way; a no-op when export is off.
 
 use std::sync::OnceLock;
@@ -94,11 +94,15 @@ pub fn init(log: &LogSettings, telemetry: &TelemetrySettings) -> Result<Telemetr
         .or_else(|_| EnvFilter::try_new(&log.filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let fmt = match log.format {
+        // Lines carry no span context, so the layer sees events only: otherwise it would format
+        // every span's fields when the span opens and re-serialize them on every `record`
+        // (a quarter of a Create's CPU, see BENCHMARKS.md).
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
             .flatten_event(true)
             .with_current_span(false)
             .with_span_list(false)
+            .with_filter(tracing_subscriber::filter::filter_fn(|meta| meta.is_event()))
             .boxed(),
         LogFormat::Text => tracing_subscriber::fmt::layer().with_target(false).boxed(),
     };
@@ -119,11 +123,11 @@ pub fn init(log: &LogSettings, telemetry: &TelemetrySettings) -> Result<Telemetr
     }
     let tracer = tracer.build();
     global::set_tracer_provider(tracer.clone());
-    let _ = tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt)
-        .with(tracing_opentelemetry::layer().with_tracer(tracer.tracer("meeting-service")))
-        .try_init();
+    // Without an exporter the OpenTelemetry layer would build and drop a span per tracing span
+    // (another quarter of a Create's CPU); error trace ids then come from the caller's
+    // traceparent or a fresh id (grpc/service.rs).
+    let otel = target.is_some().then(|| tracing_opentelemetry::layer().with_tracer(tracer.tracer("meeting-service")));
+    let _ = tracing_subscriber::registry().with(filter).with(fmt).with(otel).try_init();
     if let Some(target) = target {
         tracing::info!(endpoint = target.endpoint.as_deref().unwrap_or("(from OTEL_EXPORTER_OTLP_*)"), protocol = ?target.protocol, "exporting traces and metrics over OTLP");
     }
