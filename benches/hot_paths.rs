@@ -280,7 +280,7 @@ fn create_in_process(c: &mut Criterion) {
     let request = pb::CreateRequest {
         tenant_id: TENANT.into(),
         user_id: USER.into(),
-        meeting: Some(live_event),
+        meeting: Some(Box::new(live_event)),
         language: String::new(),
     };
     let mut group = c.benchmark_group("create_in_process");

@@ -25,7 +25,7 @@ use tracing::Instrument;
 use crate::{
     auth::{Authenticator, Caller},
     config::Cloud,
-    domain::{self, CreateMeeting, MeetingCreated, TenantId, ValidationError},
+    domain::{self, AcceptLanguage, CreateMeeting, MeetingCreated, TenantId, UserId, ValidationError},
     error::Error,
     graph::{CreateOutcome, GraphClient, GraphError, GraphRequest},
     identity::{AccessToken, TenantCredential, TokenProvider, TokenSource},
@@ -46,6 +46,25 @@ pub type Tenants = HashMap<TenantId, Arc<Tenant>>;
 
 /// Below this much time left, another attempt could not finish: give up and report.
 const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(50);
+
+/// A create on its way to Graph: the meeting already encoded, so that a call waiting on Graph
+/// keeps its JSON body (a few hundred bytes) rather than the validated meeting (several KB).
+struct GraphCall {
+    tenant: TenantId,
+    organizer: UserId,
+    language: Option<AcceptLanguage>,
+    /// createOrGet, keyed by the meeting's externalId.
+    create_or_get: bool,
+    body: Bytes,
+}
+
+impl GraphCall {
+    fn new(command: CreateMeeting) -> Self {
+        let create_or_get = command.is_idempotent();
+        let CreateMeeting { tenant, organizer, meeting, language } = command;
+        GraphCall { tenant, organizer, language, create_or_get, body: GraphClient::encode(&meeting) }
+    }
+}
 
 pub struct Pipeline {
     tenants: ArcSwap<Tenants>,
@@ -103,14 +122,15 @@ impl Pipeline {
             }
         }
         let _admission = self.limits.admit(command.tenant).map_err(Error::Refused)?;
-        let result = self.run(ctx, &tenant, &command).await;
-        self.limits.record(command.tenant, graph_health(&result));
+        let call = GraphCall::new(command);
+        let result = self.run(ctx, &tenant, &call).await;
+        self.limits.record(call.tenant, graph_health(&result));
         result
     }
 
-    async fn run(&self, ctx: &CallContext, tenant: &Tenant, command: &CreateMeeting) -> Result<MeetingCreated, Error> {
-        let idempotent = command.is_idempotent();
-        let body = GraphClient::encode(&command.meeting);
+    async fn run(&self, ctx: &CallContext, tenant: &Tenant, command: &GraphCall) -> Result<MeetingCreated, Error> {
+        let idempotent = command.create_or_get;
+        let body = command.body.clone();
         let attempts = AtomicU32::new(0);
         let attempt = || self.attempt(ctx, tenant, command, body.clone(), attempts.fetch_add(1, Ordering::Relaxed));
         let outcome = attempt
@@ -153,7 +173,7 @@ impl Pipeline {
         &self,
         ctx: &CallContext,
         tenant: &Tenant,
-        command: &CreateMeeting,
+        command: &GraphCall,
         body: Bytes,
         attempt: u32,
     ) -> Result<CreateOutcome, Error> {
@@ -202,7 +222,7 @@ impl Pipeline {
         &self,
         ctx: &CallContext,
         graph: &GraphClient,
-        command: &CreateMeeting,
+        command: &GraphCall,
         body: Bytes,
         bearer: &str,
         attempt: u32,
@@ -214,7 +234,7 @@ impl Pipeline {
         let request = GraphRequest {
             organizer: &command.organizer,
             body,
-            create_or_get: command.is_idempotent(),
+            create_or_get: command.create_or_get,
             accept_language: command.language.as_ref(),
             client_request_id: &ctx.client_request_id,
             bearer,

@@ -15,7 +15,8 @@ pub use validate::{unsupported_in_us_government, validate_new_meeting, FieldViol
 pub struct CreateMeeting {
     pub tenant: TenantId,
     pub organizer: UserId,
-    pub meeting: OnlineMeeting,
+    /// Boxed: it is 3 KB and every layer's future holds the command across awaits.
+    pub meeting: Box<OnlineMeeting>,
     pub language: Option<AcceptLanguage>,
 }
 
@@ -29,7 +30,7 @@ impl CreateMeeting {
 /// The outcome of a successful create.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MeetingCreated {
-    pub meeting: OnlineMeeting,
+    pub meeting: Box<OnlineMeeting>,
     /// False when createOrGet returned a meeting that already existed.
     pub created: bool,
     pub graph_request_id: Option<String>,

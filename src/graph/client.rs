@@ -49,7 +49,7 @@ pub struct GraphRequest<'a> {
 /// A meeting Graph returned.
 #[derive(Debug)]
 pub struct CreateOutcome {
-    pub meeting: OnlineMeeting,
+    pub meeting: Box<OnlineMeeting>,
     /// False when createOrGet answered 200: the meeting already existed.
     pub created: bool,
     pub request_id: Option<String>,
@@ -173,7 +173,11 @@ pub fn interpret(answer: Answer<'_>, create_or_get: bool) -> Result<CreateOutcom
     if dto.id.is_none() {
         return Err(invalid("the onlineMeeting has no id".into()));
     }
-    Ok(CreateOutcome { meeting: meeting_from_dto(dto), created: !(create_or_get && status == 200), request_id })
+    Ok(CreateOutcome {
+        meeting: Box::new(meeting_from_dto(dto)),
+        created: !(create_or_get && status == 200),
+        request_id,
+    })
 }
 
 fn header_text(headers: &header::HeaderMap, name: &str) -> Option<String> {

@@ -27,7 +27,7 @@ pub fn create_command(
     let meeting = match request.meeting {
         Some(meeting) => {
             let mut reader = Reader { violations: &mut violations };
-            let meeting = reader.meeting(meeting);
+            let meeting = Box::new(reader.meeting(*meeting));
             domain::validate_new_meeting(&meeting, &mut violations);
             Some(meeting)
         }
@@ -50,7 +50,7 @@ fn keep<T>(violations: &mut Vec<FieldViolation>, result: Result<T, FieldViolatio
 
 pub fn create_response(created: domain::MeetingCreated) -> pb::CreateResponse {
     pb::CreateResponse {
-        meeting: Some(meeting_to_proto(created.meeting)),
+        meeting: Some(Box::new(meeting_to_proto(*created.meeting))),
         created: created.created,
         graph_request_id: created.graph_request_id.unwrap_or_default(),
     }
@@ -536,7 +536,7 @@ mod tests {
         pb::CreateRequest {
             tenant_id: TENANT.into(),
             user_id: USER.into(),
-            meeting: Some(meeting),
+            meeting: Some(Box::new(meeting)),
             language: String::new(),
         }
     }
@@ -664,7 +664,7 @@ mod tests {
             Some(domain::LobbyBypassScope::Invited)
         );
 
-        let back = meeting_to_proto(command.meeting);
+        let back = meeting_to_proto(*command.meeting);
         assert_eq!(back.allow_recording, Some(false));
         assert_eq!(back.allow_transcription, None);
         assert_eq!(back.lobby_bypass_settings.unwrap().scope, pb::LobbyBypassScope::Invited as i32);
@@ -719,7 +719,7 @@ mod tests {
                     external_id,
                     ..Default::default()
                 };
-                let request = pb::CreateRequest { tenant_id: TENANT.into(), user_id: user, meeting: Some(meeting), language: String::new() };
+                let request = pb::CreateRequest { tenant_id: TENANT.into(), user_id: user, meeting: Some(Box::new(meeting)), language: String::new() };
                 if let Err(e) = create_command(request, None) {
                     prop_assert!(!e.violations.is_empty());
                     prop_assert!(e.violations.iter().all(|v| !v.field.is_empty() && !v.description.is_empty()));

@@ -101,16 +101,24 @@ impl TokenProvider {
         credential: &Arc<TenantCredential>,
         deadline: Instant,
     ) -> Result<(Arc<AccessToken>, TokenSource), Arc<IdentityError>> {
-        let entry = self
-            .inner
-            .cache
-            .entry(credential.tenant)
-            .or_try_insert_with(self.inner.fetch(credential, deadline))
-            .await?;
-        if entry.is_fresh() {
-            return Ok((entry.into_value(), TokenSource::IdentityPlatform));
-        }
-        let token = entry.into_value();
+        // The hit path first, without building the fetch future (it would make every call's
+        // future several KB larger); misses take the coalescing entry API, boxed.
+        let token = match self.inner.cache.get(&credential.tenant).await {
+            Some(token) => token,
+            None => {
+                let entry = Box::pin(
+                    self.inner
+                        .cache
+                        .entry(credential.tenant)
+                        .or_try_insert_with(self.inner.fetch(credential, deadline)),
+                )
+                .await?;
+                if entry.is_fresh() {
+                    return Ok((entry.into_value(), TokenSource::IdentityPlatform));
+                }
+                entry.into_value()
+            }
+        };
         if Instant::now() >= token.refresh_at {
             self.refresh_in_background(credential.clone());
         }

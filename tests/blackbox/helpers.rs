@@ -131,7 +131,7 @@ pub fn request(meeting: pb::OnlineMeeting) -> pb::CreateRequest {
     pb::CreateRequest {
         tenant_id: TENANT.into(),
         user_id: USER.into(),
-        meeting: Some(meeting),
+        meeting: Some(Box::new(meeting)),
         language: String::new(),
     }
 }
