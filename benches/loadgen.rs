@@ -119,6 +119,11 @@ struct Args {
     /// time) or `tokio` (a Tokio interval; its 1 ms timer granularity shows as latency).
     #[arg(long, default_value = "thread", value_parser = ["thread", "tokio"])]
     pacer: String,
+    /// HTTP version from the service (and the baseline) to the emulated Graph: `2` (cleartext
+    /// HTTP/2, `graph.http2_prior_knowledge`: one multiplexed connection, as HTTPS to Graph
+    /// negotiates) or `1.1` (one connection per concurrent call).
+    #[arg(long, default_value = "2", value_parser = ["2", "1.1"])]
+    graph_http: String,
     /// Exit with status 1 when any request failed.
     #[arg(long)]
     fail_on_errors: bool,
@@ -150,6 +155,8 @@ struct Knobs {
     /// What paces fixed-rate scenarios: `thread` (a thread sleeping to each send time) or
     /// `tokio` (a Tokio interval, 1 ms granularity).
     pacer: String,
+    /// `2` (h2c) or `1.1`: the service's and the baseline's HTTP to the emulated Graph.
+    graph_http: String,
 }
 
 impl Knobs {
@@ -174,7 +181,12 @@ impl Knobs {
             cold_starts: args.cold_starts.unwrap_or(cold_starts).max(1),
             quiet_wait: args.quiet_wait.unwrap_or(if smoke { Duration::ZERO } else { Duration::from_secs(120) }),
             pacer: args.pacer.clone(),
+            graph_http: args.graph_http.clone(),
         }
+    }
+
+    fn graph_http2(&self) -> bool {
+        self.graph_http == "2"
     }
 }
 
@@ -997,10 +1009,11 @@ fn bench_tenants(dir: &Path, n: usize) -> Vec<BenchTenant> {
 }
 
 /// The service's settings for an emulator and tenants (one [[tenants]] entry each).
-fn settings(emulator: &Emulator, tenants: &[BenchTenant]) -> Settings {
+fn settings(emulator: &Emulator, tenants: &[BenchTenant], graph_http2: bool) -> Settings {
     let first = &tenants[0];
     let mut settings =
         settings_for(emulator, &first.emulated, first.secret_file.clone(), "127.0.0.1:0".parse().unwrap());
+    settings.graph.http2_prior_knowledge = graph_http2;
     settings.tenants = tenants
         .iter()
         .map(|t| TenantSettings {
@@ -1024,7 +1037,7 @@ fn create_request(tenant_id: &str) -> pb::CreateRequest {
     pb::CreateRequest {
         tenant_id: tenant_id.to_owned(),
         user_id: DEV_USER_ID.to_owned(),
-        meeting: Some(pb::OnlineMeeting {
+        meeting: Some(Box::new(pb::OnlineMeeting {
             subject: Some("Quarterly planning review".into()),
             start_date_time: Some(ts("2030-01-15T15:00:00Z")),
             end_date_time: Some(ts("2030-01-15T16:00:00Z")),
@@ -1035,7 +1048,7 @@ fn create_request(tenant_id: &str) -> pb::CreateRequest {
             }),
             participants: Some(pb::MeetingParticipants { attendees: vec![attendee], ..Default::default() }),
             ..Default::default()
-        }),
+        })),
         language: String::new(),
     }
 }
@@ -1064,7 +1077,7 @@ async fn capture_graph_request(spawner: &mut Spawner, dir: &Path) -> (String, Ve
     let emulator = Emulator::start(EmulatorConfig::default()).await.expect("emulator");
     let tenants = bench_tenants(dir, 1);
     emulator.add_tenant(tenants[0].emulated.clone());
-    let service = spawner.spawn(settings(&emulator, &tenants)).await;
+    let service = spawner.spawn(settings(&emulator, &tenants, false)).await;
     let channel = service.channels(1).await.remove(0);
     MeetingServiceClient::new(channel)
         .create(create_request(&tenants[0].emulated.tenant_id))
@@ -1091,14 +1104,14 @@ async fn fetch_token(emulator: &Emulator, tenant: &EmulatedTenant) -> String {
 }
 
 /// The pooled client of the baseline: configured like the service's own Graph client.
-fn baseline_client() -> reqwest::Client {
-    reqwest::Client::builder()
+fn baseline_client(http2: bool) -> reqwest::Client {
+    let builder = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         .pool_idle_timeout(Duration::from_secs(90))
         .tcp_keepalive(Duration::from_secs(30))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("HTTP client")
+        .redirect(reqwest::redirect::Policy::none());
+    let builder = if http2 { builder.http2_prior_knowledge() } else { builder };
+    builder.build().expect("HTTP client")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1274,7 +1287,10 @@ impl Bench {
             // While connections are being opened, a request takes whichever connection is free first and
             // the pool keeps the others: measured up to ~2 connections per request in flight, more when
             // accepts lag; keep to a sixth of the limit.
-            Load::Closed { concurrency } if (concurrency as u64) * 6 + FD_RESERVE > self.fd_limit => {
+            // (Over h2c every request shares one connection.)
+            Load::Closed { concurrency }
+                if !self.knobs.graph_http2() && (concurrency as u64) * 6 + FD_RESERVE > self.fd_limit =>
+            {
                 let fits = ((self.fd_limit - FD_RESERVE) / 6) as usize;
                 notes.push(format!(
                     "concurrency {concurrency} lowered to {fits}: over HTTP/1.1 both ends of every connection are in this process, the pool opens up to ~2 connections per request while it fills (more when accepts lag), and the descriptor limit is {}",
@@ -1289,7 +1305,7 @@ impl Bench {
         // A client (and connection pool) of its own: idle connections of an earlier scenario
         // would hold descriptors of this process.
         let (url, headers, body) = self.baseline.clone();
-        let target = Arc::new(Target::Direct { client: baseline_client(), url, headers, body });
+        let target = Arc::new(Target::Direct { client: baseline_client(self.knobs.graph_http2()), url, headers, body });
         let run = drive(target, load, &self.knobs, None).await;
         let mut result = result_of(name, "baseline", latency_ms, load, None, &self.knobs, &run);
         result.notes.extend(notes);
@@ -1304,7 +1320,7 @@ impl Bench {
         let tenants = &self.tenants[..tenants.min(self.tenants.len())];
         self.emulator.set_latency(Duration::from_millis(latency_ms));
         let before = token_counts(&self.emulator, tenants);
-        let mut settings = settings(&self.emulator, tenants);
+        let mut settings = settings(&self.emulator, tenants, self.knobs.graph_http2());
         let mut notes = Vec::new();
         if let Load::Closed { concurrency } = load {
             // The overload limits admit the load, with room for a reply racing the next call.
@@ -1356,7 +1372,8 @@ impl Bench {
         self.quiet().await;
         let (mut starts, mut idle) = (Vec::new(), Vec::new());
         for _ in 0..self.knobs.cold_starts {
-            let service = self.spawner.spawn(settings(&self.emulator, &self.tenants[..1])).await;
+            let service =
+                self.spawner.spawn(settings(&self.emulator, &self.tenants[..1], self.knobs.graph_http2())).await;
             starts.push(service.cold_start.as_secs_f64() * 1000.0);
             tokio::time::sleep(Duration::from_secs(1)).await;
             idle.push(service.vm("VmRSS:").unwrap_or(0.0));
@@ -1388,7 +1405,7 @@ impl Bench {
         let emulator = Emulator::start(config).await.expect("emulator");
         let tenants = &self.tenants[..1];
         emulator.add_tenant(tenants[0].emulated.clone());
-        let mut settings = settings(&emulator, tenants);
+        let mut settings = settings(&emulator, tenants, self.knobs.graph_http2());
         // The default 5-minute margin is capped at half of a short lifetime; keep it below the
         // refresh point so that refresh-ahead, not expiry, renews the token.
         settings.identity.token_refresh_margin = lifetime / 6;

@@ -154,11 +154,21 @@ pub struct GraphSettings {
     /// Retries of a throttled (429) or unavailable (503, unreachable) Graph call, within the
     /// call's deadline.
     pub max_retries: usize,
+    /// Speak cleartext HTTP/2 (h2c, prior knowledge) to a plain-http `endpoint`, multiplexing
+    /// calls on one connection as HTTPS endpoints do after ALPN; off: HTTP/1.1, one connection
+    /// per concurrent call.
+    pub http2_prior_knowledge: bool,
 }
 
 impl Default for GraphSettings {
     fn default() -> Self {
-        GraphSettings { cloud: Cloud::Global, endpoint: None, api_version: ApiVersion::V1, max_retries: 4 }
+        GraphSettings {
+            cloud: Cloud::Global,
+            endpoint: None,
+            api_version: ApiVersion::V1,
+            max_retries: 4,
+            http2_prior_knowledge: false,
+        }
     }
 }
 
@@ -451,7 +461,12 @@ impl Settings {
         if self.graph.max_retries > 10 {
             return Err(ConfigError::invalid("graph.max_retries", "must be at most 10"));
         }
-        self.graph_endpoint()?;
+        if self.graph_endpoint()?.scheme() != "http" && self.graph.http2_prior_knowledge {
+            return Err(ConfigError::invalid(
+                "graph.http2_prior_knowledge",
+                "only for a plain-http graph.endpoint (HTTPS negotiates HTTP/2 by itself)",
+            ));
+        }
         self.authority_host()?;
 
         if !(0.05..=0.95).contains(&self.identity.refresh_fraction) {
@@ -708,6 +723,14 @@ mod tests {
         assert_eq!(with(&|_| {}), None);
         assert_eq!(with(&|s| s.graph.endpoint = Some("http://127.0.0.1:8081".into())), None);
         assert_eq!(with(&|s| s.graph.endpoint = Some("http://[::1]:8081/".into())), None);
+        assert_eq!(with(&|s| s.graph.http2_prior_knowledge = true).as_deref(), Some("graph.http2_prior_knowledge"));
+        assert_eq!(
+            with(&|s| {
+                s.graph.endpoint = Some("http://127.0.0.1:8081".into());
+                s.graph.http2_prior_knowledge = true;
+            }),
+            None
+        );
         assert_eq!(
             with(&|s| s.graph.endpoint = Some("http://graph.example.com".into())).as_deref(),
             Some("graph.endpoint")

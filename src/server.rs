@@ -51,15 +51,10 @@ impl App {
         // reqwest is built without a default crypto provider (ring builds much faster than
         // aws-lc); an earlier install by the embedding process is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("meeting-service/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(5))
-            .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_keepalive(Duration::from_secs(30))
-            // A redirect could carry the bearer token elsewhere; Graph's create doesn't redirect.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| ConfigError::Invalid { key: "graph.endpoint".into(), message: format!("HTTP client: {e}") })?;
+        // One client for the identity platform (and JWKS), one for Graph: only Graph's may be
+        // told to speak h2c.
+        let http = http_client(false)?;
+        let graph_http = http_client(settings.graph.http2_prior_knowledge)?;
 
         let resolved = settings.resolve_tenants(&|name| std::env::var(name).ok())?;
         for tenant in &resolved {
@@ -76,7 +71,7 @@ impl App {
                 );
             }
         }
-        let tenants = build_tenants(&http, settings.graph.api_version, resolved)?;
+        let tenants = build_tenants(&graph_http, settings.graph.api_version, resolved)?;
         let identity = &settings.identity;
         let tokens = TokenProvider::new(
             TokenClient::new(http.clone()),
@@ -95,7 +90,7 @@ impl App {
         let pipeline = Arc::new(Pipeline::new(tenants, tokens, limits, auth.clone(), settings.graph.max_retries));
         let reloader = identity
             .watch_files
-            .then(|| Reloader::new(source, pipeline.clone(), http.clone(), settings.graph.api_version));
+            .then(|| Reloader::new(source, pipeline.clone(), graph_http, settings.graph.api_version));
         Ok(App { pipeline, auth, http, settings, reloader })
     }
 
@@ -195,6 +190,20 @@ impl App {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+fn http_client(http2_prior_knowledge: bool) -> Result<reqwest::Client, ConfigError> {
+    let builder = reqwest::Client::builder()
+        .user_agent(concat!("meeting-service/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(5))
+        .pool_idle_timeout(Duration::from_secs(90))
+        .tcp_keepalive(Duration::from_secs(30))
+        // A redirect could carry the bearer token elsewhere; Graph's create doesn't redirect.
+        .redirect(reqwest::redirect::Policy::none());
+    let builder = if http2_prior_knowledge { builder.http2_prior_knowledge() } else { builder };
+    builder
+        .build()
+        .map_err(|e| ConfigError::Invalid { key: "graph.endpoint".into(), message: format!("HTTP client: {e}") })
 }
 
 /// Stops the file watcher when the server stops.

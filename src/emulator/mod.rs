@@ -74,6 +74,7 @@ mod tests;
 
 use std::{
     collections::{HashMap, VecDeque},
+    future::Future,
     net::Ipv4Addr,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
     time::{Duration, Instant},
@@ -213,6 +214,8 @@ impl EmulatedTenant {
 #[derive(Clone, Debug)]
 pub struct RecordedRequest {
     pub host: Host,
+    /// `HTTP/1.1` or `HTTP/2.0`.
+    pub version: String,
     pub method: String,
     /// Raw path as received, still percent-encoded, with the query.
     pub path: String,
@@ -236,6 +239,68 @@ impl RecordedRequest {
     pub fn form(&self) -> Vec<(String, String)> {
         wire::parse_form(&self.body)
     }
+}
+
+/// HTTP/2 streams one connection may carry at once. Graph's limit is not documented; this one
+/// is high so that a client multiplexing every call on one cleartext HTTP/2 connection (h2c, see
+/// `graph.http2_prior_knowledge`) is not throttled by the emulator (hyper's default is 200).
+const MAX_CONCURRENT_STREAMS: u32 = 100_000;
+/// Bytes all streams of one HTTP/2 connection may have in flight (see [`serve`]).
+const CONNECTION_WINDOW: u32 = 64 * 1024 * 1024;
+
+/// Serves `app` on `listener`, HTTP/1.1 and HTTP/2 (h2c, prior knowledge) alike, until `stop`;
+/// then lets open connections finish their requests.
+async fn serve(listener: TcpListener, app: Router, stop: impl Future<Output = ()>) {
+    use hyper_util::{
+        rt::{TokioExecutor, TokioIo},
+        server::conn::auto::Builder,
+        service::TowerToHyperService,
+    };
+    let mut builder = Builder::new(TokioExecutor::new());
+    // h2 budgets small DATA frames a connection may buffer at half its connection window: with
+    // hyper's 1 MiB, some 9,000 requests queued on one connection while the emulator is busy end
+    // in GOAWAY ENHANCE_YOUR_CALM. A larger window lets a single connection carry them all.
+    builder
+        .http2()
+        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .initial_stream_window_size(1024 * 1024);
+    let builder = Arc::new(builder);
+    // Every connection task holds a sender; when all are gone the receiver reads `None`.
+    let (open, mut all_closed) = tokio::sync::mpsc::channel::<()>(1);
+    let (draining, _) = watch::channel(false);
+    tokio::pin!(stop);
+    loop {
+        let (tcp, _) = tokio::select! {
+            () = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(error = %e, "emulator accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = tcp.set_nodelay(true);
+        let (builder, service, open) = (builder.clone(), TowerToHyperService::new(app.clone()), open.clone());
+        let mut drain = draining.subscribe();
+        tokio::spawn(async move {
+            let connection = builder.serve_connection(TokioIo::new(tcp), service);
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                () = async { drop(drain.wait_for(|d| *d).await) } => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+            drop(open);
+        });
+    }
+    let _ = draining.send(true);
+    drop(open);
+    let _ = all_closed.recv().await;
 }
 
 /// A running emulator; dropping it (or [`Emulator::shutdown`]) stops both hosts gracefully.
@@ -265,11 +330,7 @@ impl Emulator {
             let signal = async move {
                 let _ = stopped.wait_for(|s| *s).await;
             };
-            tasks.push(tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(signal).await {
-                    tracing::warn!(error = %e, "emulator host stopped with an error");
-                }
-            }));
+            tasks.push(tokio::spawn(serve(listener, app, signal)));
         }
         tracing::info!(graph = %shared.graph_endpoint, login = %shared.authority_host, "Graph and identity emulator started");
         Ok(Emulator { shared, stop, tasks })
@@ -423,7 +484,8 @@ async fn capture(host: Host, req: Request) -> (RecordedRequest, bool) {
         Ok(bytes) => (text(&bytes), true),
         Err(_) => (String::new(), false),
     };
-    (RecordedRequest { host, method: parts.method.as_str().to_owned(), path, headers, body }, body_ok)
+    let version = format!("{:?}", parts.version);
+    (RecordedRequest { host, version, method: parts.method.as_str().to_owned(), path, headers, body }, body_ok)
 }
 
 /// Whether a `Content-Type` value names `media_type` (parameters and case ignored).

@@ -272,3 +272,22 @@ async fn external_id_uses_create_or_get_and_never_duplicates() {
     assert_eq!(b.external_id(), "order-42");
     assert_eq!(app.emulator.meetings_created(), 1);
 }
+
+#[tokio::test]
+async fn graph_can_be_reached_over_cleartext_http2() {
+    let app = spawn_app_with(Default::default(), |s| s.graph.http2_prior_knowledge = true).await;
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let mut client = app.client.clone();
+        calls.spawn(async move { client.create(request(simple_meeting())).await });
+    }
+    for result in calls.join_all().await {
+        result.expect("created over h2c");
+    }
+    let versions: Vec<String> = app.graph_requests().into_iter().map(|r| r.version).collect();
+    assert_eq!(versions, vec!["HTTP/2.0"; 20]);
+
+    let default = spawn_app().await;
+    default.create(request(simple_meeting())).await.expect("created");
+    assert_eq!(default.last_graph_request().version, "HTTP/1.1", "HTTP/1.1 unless configured");
+}
