@@ -4,13 +4,16 @@
 //!
 //! * `validate_encode/*`: domain validation + the Graph JSON of a meeting (`GraphClient::encode`),
 //!   for the benchmark's typical request and for the live event of the seed's example 3.
+//! * `request_to_graph_json/seed_live_event`: the gRPC request of the seed's example 3 to the
+//!   Graph JSON body: proto -> domain with validation, then the JSON.
+//! * `graph_json_to_proto/seed_live_event`: Graph's documented example-3 response judged and read
+//!   (`graph::interpret`), then domain -> proto reply.
 //! * `to_status/*`: the error -> gRPC status table, with its error details.
 //! * `create_in_process/*`: one whole Create through an in-process server (tonic client over
 //!   loopback -> handler -> validation -> Graph JSON -> HTTP/1.1 -> a canned upstream -> Graph JSON
 //!   to domain to proto -> reply), once with the seed's example-3 (live event) response and once
-//!   with a minimal meeting; the difference is what reading the larger response costs. The
-//!   proto <-> domain conversions and the Graph JSON -> domain decoder are private, so this is
-//!   where they are reachable (no tracing subscriber is installed: logging costs nothing here).
+//!   with a minimal meeting; the difference is what reading the larger response costs (no tracing
+//!   subscriber is installed: logging costs nothing here).
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -20,12 +23,13 @@ use meeting_service::{
     config::{AuthMode, Settings, TenantSettings},
     domain::{
         validate_new_meeting, BroadcastMeetingAudience, BroadcastMeetingSettings, FieldViolation, LobbyBypassScope,
-        LobbyBypassSettings, MeetingParticipantInfo, MeetingParticipants, OnlineMeeting, OnlineMeetingPresenters,
-        OnlineMeetingRole, TenantId, ValidationError,
+        LobbyBypassSettings, MeetingCreated, MeetingParticipantInfo, MeetingParticipants, OnlineMeeting,
+        OnlineMeetingPresenters, OnlineMeetingRole, TenantId, ValidationError,
     },
     error::Error,
-    graph::{GraphClient, GraphError, GraphFailure},
+    graph::{interpret, Answer, GraphClient, GraphError, GraphFailure},
     grpc::{
+        create_command, create_response,
         pb::{self, meeting_service_client::MeetingServiceClient},
         status::{to_status, Correlation},
     },
@@ -262,8 +266,7 @@ async fn in_process_service(upstream: SocketAddr) -> MeetingServiceClient<Channe
     MeetingServiceClient::new(channel)
 }
 
-fn create_in_process(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+fn seed_live_event_request() -> pb::CreateRequest {
     let live_event = pb::OnlineMeeting {
         subject: Some("User Token Live Event".into()),
         start_date_time: Some("2020-12-02T14:30:34.2444915Z".parse().expect("timestamp")),
@@ -277,12 +280,45 @@ fn create_in_process(c: &mut Criterion) {
         }),
         ..Default::default()
     };
-    let request = pb::CreateRequest {
+    pb::CreateRequest {
         tenant_id: TENANT.into(),
         user_id: USER.into(),
         meeting: Some(Box::new(live_event)),
         language: String::new(),
-    };
+    }
+}
+
+fn conversions(c: &mut Criterion) {
+    let request = seed_live_event_request();
+    c.bench_function("request_to_graph_json/seed_live_event", |b| {
+        b.iter(|| {
+            let command = create_command(std::hint::black_box(request.clone()), None).expect("valid");
+            GraphClient::encode(&command.meeting)
+        })
+    });
+    c.bench_function("graph_json_to_proto/seed_live_event", |b| {
+        b.iter(|| {
+            let answer = Answer {
+                status: 201,
+                request_id: Some("0f7a6e3c-1b4f-4e9a-9d2b-8c6e4f1a9001".into()),
+                retry_after: None,
+                is_json: true,
+                body: std::hint::black_box(SEED_LIVE_EVENT_RESPONSE.as_bytes()),
+                truncated: false,
+            };
+            let outcome = interpret(answer, false).expect("a meeting");
+            create_response(MeetingCreated {
+                meeting: outcome.meeting,
+                created: outcome.created,
+                graph_request_id: outcome.request_id,
+            })
+        })
+    });
+}
+
+fn create_in_process(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let request = seed_live_event_request();
     let mut group = c.benchmark_group("create_in_process");
     for (name, body) in [("seed_live_event_response", SEED_LIVE_EVENT_RESPONSE), ("minimal_response", MINIMAL_RESPONSE)]
     {
@@ -297,5 +333,5 @@ fn create_in_process(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, validate_encode, to_status_table, create_in_process);
+criterion_group!(benches, validate_encode, conversions, to_status_table, create_in_process);
 criterion_main!(benches);

@@ -33,7 +33,7 @@ use bytes::Bytes;
 use clap::Parser;
 use hdrhistogram::Histogram;
 use meeting_service::{
-    config::{LogFormat, Settings, TenantSettings},
+    config::{LogFormat, OtlpProtocol, Settings, TenantSettings},
     dev::settings_for,
     emulator::{EmulatedTenant, Emulator, EmulatorConfig, Host, DEV_USER_ID},
     grpc::pb::{self, meeting_service_client::MeetingServiceClient},
@@ -1228,14 +1228,22 @@ fn table(report: &Report) -> String {
             );
         }
     }
-    if !report.comparisons.is_empty() {
-        let _ = writeln!(out, "\nservice / baseline (same load, same upstream latency)");
+    let (telemetry, hops): (Vec<&Comparison>, Vec<&Comparison>) =
+        report.comparisons.iter().partition(|c| c.service.ends_with("-otlp"));
+    for (title, first, comparisons) in [
+        ("service / baseline (same load, same upstream latency)", "service scenario", hops),
+        ("telemetry export on / off (same load; added CPU: the service's own)", "export-on scenario", telemetry),
+    ] {
+        if comparisons.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n{title}");
         let _ = writeln!(
             out,
             "{:<28} {:>10} {:>9} {:>9} {:>13} {:>13} {:>15}",
-            "service scenario", "req/s x", "p50 x", "p99 x", "added p50 ms", "added p99 ms", "added CPU s/1k"
+            first, "req/s x", "p50 x", "p99 x", "added p50 ms", "added p99 ms", "added CPU s/1k"
         );
-        for c in &report.comparisons {
+        for c in comparisons {
             let _ = writeln!(
                 out,
                 "{:<28} {:>10.2} {:>9.2} {:>9.2} {:>13.3} {:>13.3} {:>15.3}",
@@ -1269,7 +1277,87 @@ struct Bench {
     /// URL, headers and body of the baseline's request.
     baseline: (String, reqwest::header::HeaderMap, Bytes),
     fd_limit: u64,
+    /// While set, service scenarios export telemetry to this receiver.
+    otlp: Option<OtlpReceiver>,
     results: Vec<ScenarioResult>,
+}
+
+/// A minimal OTLP collector (the published TraceService and MetricsService) that counts what it
+/// receives, for the telemetry-overhead scenario.
+#[derive(Clone)]
+struct OtlpReceiver {
+    endpoint: String,
+    spans: Arc<AtomicU64>,
+    server_spans: Arc<AtomicU64>,
+    metric_exports: Arc<AtomicU64>,
+}
+
+impl OtlpReceiver {
+    async fn start() -> OtlpReceiver {
+        use opentelemetry_proto::tonic::collector::{
+            metrics::v1::metrics_service_server::MetricsServiceServer,
+            trace::v1::trace_service_server::TraceServiceServer,
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the OTLP receiver");
+        let receiver = OtlpReceiver {
+            endpoint: format!("http://{}", listener.local_addr().expect("address")),
+            spans: Arc::default(),
+            server_spans: Arc::default(),
+            metric_exports: Arc::default(),
+        };
+        let router = tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(receiver.clone()))
+            .add_service(MetricsServiceServer::new(receiver.clone()));
+        let incoming = tonic::transport::server::TcpIncoming::from(listener);
+        tokio::spawn(router.serve_with_incoming(incoming));
+        receiver
+    }
+
+    fn reset(&self) {
+        for counter in [&self.spans, &self.server_spans, &self.metric_exports] {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Spans, server spans (one per call), metric export requests.
+    fn counts(&self) -> (u64, u64, u64) {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        (load(&self.spans), load(&self.server_spans), load(&self.metric_exports))
+    }
+}
+
+#[tonic::async_trait]
+impl opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService for OtlpReceiver {
+    async fn export(
+        &self,
+        request: tonic::Request<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest>,
+    ) -> Result<
+        tonic::Response<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse>,
+        tonic::Status,
+    > {
+        let spans = request.into_inner().resource_spans.into_iter().flat_map(|r| r.scope_spans).flat_map(|s| s.spans);
+        for span in spans {
+            self.spans.fetch_add(1, Ordering::Relaxed);
+            if span.parent_span_id.is_empty() {
+                self.server_spans.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(tonic::Response::new(Default::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::MetricsService for OtlpReceiver {
+    async fn export(
+        &self,
+        _request: tonic::Request<opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest>,
+    ) -> Result<
+        tonic::Response<opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse>,
+        tonic::Status,
+    > {
+        self.metric_exports.fetch_add(1, Ordering::Relaxed);
+        Ok(tonic::Response::new(Default::default()))
+    }
 }
 
 impl Bench {
@@ -1322,6 +1410,12 @@ impl Bench {
         let before = token_counts(&self.emulator, tenants);
         let mut settings = settings(&self.emulator, tenants, self.knobs.graph_http2());
         let mut notes = Vec::new();
+        if let Some(receiver) = &self.otlp {
+            settings.telemetry.otlp_endpoint = Some(receiver.endpoint.clone());
+            settings.telemetry.otlp_protocol = OtlpProtocol::Grpc;
+            settings.telemetry.metrics_interval = Duration::from_secs(2);
+            receiver.reset();
+        }
         if let Load::Closed { concurrency } = load {
             // The overload limits admit the load, with room for a reply racing the next call.
             let (limits, admit) = (&mut settings.limits, concurrency * 2);
@@ -1362,6 +1456,14 @@ impl Bench {
             open_fds_max: run.window.service_fds_max,
         });
         service.stop().await;
+        if let Some(receiver) = &self.otlp {
+            // Stopping flushed what the service had buffered.
+            let (spans, calls, metric_exports) = receiver.counts();
+            result.notes.push(format!(
+                "OTLP export on (gRPC to a receiver in this process, every span sampled, metrics every 2 s): {spans} spans of {calls} calls (warm-up included: {:.1} per call), {metric_exports} metric exports",
+                spans as f64 / calls.max(1) as f64
+            ));
+        }
         self.emulator.set_latency(Duration::ZERO);
         result.tokens = Some(token_check(&self.emulator, tenants, &before));
         self.results.push(result);
@@ -1446,15 +1548,27 @@ impl Bench {
     }
 }
 
+/// Each service scenario against its baseline (`baseline-*`), and each telemetry-export
+/// scenario (`*-otlp`) against the same service scenario without export.
 fn compare(results: &[ScenarioResult]) -> Vec<Comparison> {
     let pairs = results.iter().filter(|s| s.target == "service").filter_map(|s| {
-        let twin = s.name.replacen("service-", "baseline-", 1);
+        let twin = match s.name.strip_suffix("-otlp") {
+            Some(plain) => plain.to_owned(),
+            None => s.name.replacen("service-", "baseline-", 1),
+        };
         results.iter().find(|b| b.name == twin).map(|b| (s, b))
     });
+    let svc_cpu = |r: &ScenarioResult| r.service.as_ref().map_or(0.0, |v| v.cpu_s_per_1000);
     pairs
         .map(|(s, b)| {
             let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
-            let svc_cpu = s.service.as_ref().map_or(0.0, |v| v.cpu_s_per_1000);
+            // Against a baseline: all the CPU the service hop adds (its process and the generator's
+            // gRPC side); export on vs off: the service's own CPU (the receiver is a collector's).
+            let added_cpu_s_per_1000 = if b.target == "service" {
+                svc_cpu(s) - svc_cpu(b)
+            } else {
+                svc_cpu(s) + s.generator_and_emulator_cpu_s_per_1000 - b.generator_and_emulator_cpu_s_per_1000
+            };
             Comparison {
                 service: s.name.clone(),
                 baseline: b.name.clone(),
@@ -1463,8 +1577,7 @@ fn compare(results: &[ScenarioResult]) -> Vec<Comparison> {
                 p99_ratio: ratio(s.latency.p99_ms, b.latency.p99_ms),
                 added_p50_ms: s.latency.p50_ms - b.latency.p50_ms,
                 added_p99_ms: s.latency.p99_ms - b.latency.p99_ms,
-                added_cpu_s_per_1000: svc_cpu + s.generator_and_emulator_cpu_s_per_1000
-                    - b.generator_and_emulator_cpu_s_per_1000,
+                added_cpu_s_per_1000,
             }
         })
         .collect()
@@ -1588,13 +1701,13 @@ async fn main() {
         args.scenario.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
     let smoke = wanted.iter().any(|s| s == "smoke");
     if smoke {
-        wanted = ["cold-start", "max", "rate", "tenants"].map(String::from).to_vec();
+        wanted = ["cold-start", "max", "rate", "tenants", "telemetry"].map(String::from).to_vec();
     } else if wanted.iter().any(|s| s == "all") {
-        wanted = ["cold-start", "max", "rate", "rate-50ms", "rate-200ms", "held", "tenants", "rotation"]
+        wanted = ["cold-start", "max", "rate", "rate-50ms", "rate-200ms", "held", "tenants", "rotation", "telemetry"]
             .map(String::from)
             .to_vec();
     }
-    let known = ["cold-start", "max", "rate", "rate-50ms", "rate-200ms", "held", "tenants", "rotation"];
+    let known = ["cold-start", "max", "rate", "rate-50ms", "rate-200ms", "held", "tenants", "rotation", "telemetry"];
     if let Some(unknown) = wanted.iter().find(|s| !known.contains(&s.as_str())) {
         eprintln!("unknown scenario {unknown:?}; known: all, smoke, {}", known.join(", "));
         std::process::exit(2);
@@ -1654,7 +1767,8 @@ async fn main() {
         body,
     };
 
-    let mut bench = Bench { knobs: knobs.clone(), emulator, tenants, spawner, baseline, fd_limit, results: Vec::new() };
+    let mut bench =
+        Bench { knobs: knobs.clone(), emulator, tenants, spawner, baseline, fd_limit, otlp: None, results: Vec::new() };
     let cold_start = if run("cold-start") { Some(bench.cold_start().await) } else { None };
     let (c, conns, rate) = (knobs.concurrency, knobs.connections, knobs.rate);
     if run("max") {
@@ -1683,6 +1797,13 @@ async fn main() {
     if run("tenants") {
         let n = bench.tenants.len();
         bench.service(&format!("service-0ms-{n}-tenants"), 0, Load::Closed { concurrency: c }, conns, n).await;
+    }
+    if run("telemetry") {
+        // The same loads as `max` and `rate`, with every span exported: the overhead of telemetry.
+        bench.otlp = Some(OtlpReceiver::start().await);
+        bench.service("service-0ms-max-otlp", 0, Load::Closed { concurrency: c }, conns, 1).await;
+        bench.service(&format!("service-0ms-{rate:.0}rps-otlp"), 0, Load::Open { rate }, conns, 1).await;
+        bench.otlp = None;
     }
     if run("rotation") {
         bench
