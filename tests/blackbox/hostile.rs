@@ -228,7 +228,14 @@ async fn a_token_response_without_expires_in_is_unavailable_not_cached() {
     let err = app.create(request(simple_meeting())).await.expect_err("no usable token");
     assert_status(&err, Code::Unavailable, "IDENTITY_PLATFORM_UNAVAILABLE");
     assert!(app.graph_requests().is_empty(), "nothing reached Graph");
-    let before = login.requests.load(Ordering::SeqCst);
-    app.create(request(simple_meeting())).await.expect_err("still no token");
-    assert!(login.requests.load(Ordering::SeqCst) > before, "the failure was not cached");
+    eventually(|| login.open.load(Ordering::SeqCst) == 0, "connections closed").await;
+    let tasks_after_first = settled_tasks().await;
+    for _ in 0..2 {
+        let before = login.requests.load(Ordering::SeqCst);
+        app.create(request(simple_meeting())).await.expect_err("still no token");
+        assert!(login.requests.load(Ordering::SeqCst) > before, "the failure was not cached");
+        eventually(|| login.open.load(Ordering::SeqCst) == 0, "connections closed").await;
+        let now = settled_tasks().await;
+        assert!(now <= tasks_after_first, "{now} tasks alive, {tasks_after_first} after the first call");
+    }
 }

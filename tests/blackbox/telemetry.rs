@@ -122,9 +122,22 @@ async fn spans_and_metrics_arrive_over_otlp_http_protobuf() {
 
 const CERT_TENANT: &str = "0c3f5a7e-2b4d-4c6e-8f1a-3b5d7f9e1c20";
 
-/// Runs the binary exporting to `endpoint` with `protocol`, makes three calls (two with a
-/// `traceparent`, one for a tenant with a certificate credential) and checks what arrived.
-async fn check_export(receiver: Receiver, otlp: &str, protocol: &str) {
+/// The service binary exporting to `otlp` with `protocol`, against an emulator with the dev
+/// tenant and a certificate tenant ([`CERT_TENANT`]), and a client connected to it.
+struct ExportingService {
+    emulator: Emulator,
+    child: KillOnDrop,
+    client: MeetingServiceClient<Channel>,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for ExportingService {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn spawn_exporting(otlp: &str, protocol: &str) -> ExportingService {
     let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
     let tenant = EmulatedTenant::dev();
     emulator.add_tenant(tenant.clone());
@@ -134,9 +147,10 @@ async fn check_export(receiver: Receiver, otlp: &str, protocol: &str) {
             .with_certificate(std::fs::read_to_string(fixture("cert.pem")).unwrap()),
     );
     let dir = std::env::temp_dir().join(format!(
-        "meeting-service-otel-{}-{}",
+        "meeting-service-otel-{}-{}-{}",
         std::process::id(),
-        protocol.replace('/', "-")
+        protocol.replace('/', "-"),
+        otlp.rsplit(':').next().unwrap_or_default()
     ));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("secret"), &tenant.client_secret).unwrap();
@@ -188,20 +202,57 @@ certificate_file = "{certificate}"
             .unwrap(),
     ));
 
-    let mut client = None;
     for _ in 0..100 {
         if let Ok(channel) = Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap().connect().await {
-            client = Some(MeetingServiceClient::new(channel));
-            break;
+            return ExportingService { emulator, child, client: MeetingServiceClient::new(channel), dir };
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let Some(mut client) = client else {
-        let mut child = child.take();
-        let _ = child.kill();
-        let output = child.wait_with_output().unwrap();
-        panic!("the service did not start: {}", String::from_utf8_lossy(&output.stderr));
-    };
+    let mut child = child.take();
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    panic!("the service did not start: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// SIGTERM, then the exit status and output.
+async fn terminate(child: &mut KillOnDrop) -> std::process::Output {
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let child = child.take();
+    tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_collector_that_never_answers_neither_slows_nor_fails_calls() {
+    // Accepts connections and never reads or writes: every export hangs until its timeout.
+    let blackhole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let otlp = format!("http://{}", blackhole.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = blackhole.accept().await {
+            held.push(socket);
+        }
+    });
+    let mut service = spawn_exporting(&otlp, "grpc").await;
+    let client = &mut service.client;
+    client.create(request(simple_meeting())).await.expect("created");
+    for _ in 0..20 {
+        let started = std::time::Instant::now();
+        client.create(request(simple_meeting())).await.expect("export never fails a call");
+        assert!(started.elapsed() < Duration::from_millis(500), "a call took {:?}", started.elapsed());
+    }
+    // Shutdown gives the exporter a bounded time to flush, then exits anyway.
+    let started = std::time::Instant::now();
+    let output = terminate(&mut service.child).await;
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(started.elapsed() < Duration::from_secs(15), "shutdown took {:?}", started.elapsed());
+}
+
+/// Runs the binary exporting to `otlp` with `protocol`, makes three calls (two with a
+/// `traceparent`, one for a tenant with a certificate credential) and checks what arrived.
+async fn check_export(receiver: Receiver, otlp: &str, protocol: &str) {
+    let mut service = spawn_exporting(otlp, protocol).await;
+    let (emulator, client) = (&service.emulator, &mut service.client);
+    let tenant = EmulatedTenant::dev();
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let parent = "00f067aa0ba902b7";
     let mut call = tonic::Request::new(request(simple_meeting()));
@@ -215,9 +266,7 @@ certificate_file = "{certificate}"
     client.create(by_certificate).await.expect("created with a certificate credential");
     eventually(|| receiver.metric_names.lock().unwrap().iter().any(|n| n == "rpc.server.duration"), "metrics").await;
 
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    let child = child.take();
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    let output = terminate(&mut service.child).await;
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     eventually(|| receiver.spans.lock().unwrap().len() >= 6, "spans flushed at shutdown").await;
 
@@ -319,7 +368,6 @@ certificate_file = "{certificate}"
     ] {
         assert!(names.iter().any(|n| n == metric), "{metric} missing from {names:?}");
     }
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 fn hex(bytes: &[u8]) -> String {
