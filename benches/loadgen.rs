@@ -38,6 +38,7 @@ use meeting_service::{
     emulator::{EmulatedTenant, Emulator, EmulatorConfig, Host, DEV_USER_ID},
     grpc::pb::{self, meeting_service_client::MeetingServiceClient},
 };
+use opentelemetry_proto::tonic::collector::{metrics::v1 as otlp_metrics, trace::v1 as otlp_trace};
 use serde::Serialize;
 use tokio::{task::JoinSet, time::Instant};
 use tonic::transport::{Channel, Endpoint};
@@ -1294,10 +1295,8 @@ struct OtlpReceiver {
 
 impl OtlpReceiver {
     async fn start() -> OtlpReceiver {
-        use opentelemetry_proto::tonic::collector::{
-            metrics::v1::metrics_service_server::MetricsServiceServer,
-            trace::v1::trace_service_server::TraceServiceServer,
-        };
+        use otlp_metrics::metrics_service_server::MetricsServiceServer;
+        use otlp_trace::trace_service_server::TraceServiceServer;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the OTLP receiver");
         let receiver = OtlpReceiver {
             endpoint: format!("http://{}", listener.local_addr().expect("address")),
@@ -1327,14 +1326,11 @@ impl OtlpReceiver {
 }
 
 #[tonic::async_trait]
-impl opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService for OtlpReceiver {
+impl otlp_trace::trace_service_server::TraceService for OtlpReceiver {
     async fn export(
         &self,
-        request: tonic::Request<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest>,
-    ) -> Result<
-        tonic::Response<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse>,
-        tonic::Status,
-    > {
+        request: tonic::Request<otlp_trace::ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<otlp_trace::ExportTraceServiceResponse>, tonic::Status> {
         let spans = request.into_inner().resource_spans.into_iter().flat_map(|r| r.scope_spans).flat_map(|s| s.spans);
         for span in spans {
             self.spans.fetch_add(1, Ordering::Relaxed);
@@ -1347,14 +1343,11 @@ impl opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::Tra
 }
 
 #[tonic::async_trait]
-impl opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::MetricsService for OtlpReceiver {
+impl otlp_metrics::metrics_service_server::MetricsService for OtlpReceiver {
     async fn export(
         &self,
-        _request: tonic::Request<opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest>,
-    ) -> Result<
-        tonic::Response<opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse>,
-        tonic::Status,
-    > {
+        _request: tonic::Request<otlp_metrics::ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<otlp_metrics::ExportMetricsServiceResponse>, tonic::Status> {
         self.metric_exports.fetch_add(1, Ordering::Relaxed);
         Ok(tonic::Response::new(Default::default()))
     }
