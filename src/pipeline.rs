@@ -128,11 +128,10 @@ impl Pipeline {
         result
     }
 
-    async fn run(&self, ctx: &CallContext, tenant: &Tenant, command: &GraphCall) -> Result<MeetingCreated, Error> {
-        let idempotent = command.create_or_get;
-        let body = command.body.clone();
+    async fn run(&self, ctx: &CallContext, tenant: &Tenant, call: &GraphCall) -> Result<MeetingCreated, Error> {
+        let idempotent = call.create_or_get;
         let attempts = AtomicU32::new(0);
-        let attempt = || self.attempt(ctx, tenant, command, body.clone(), attempts.fetch_add(1, Ordering::Relaxed));
+        let attempt = || self.attempt(ctx, tenant, call, attempts.fetch_add(1, Ordering::Relaxed));
         let outcome = attempt
             .retry(self.retry)
             .sleep(tokio::time::sleep)
@@ -153,7 +152,7 @@ impl Pipeline {
                 };
                 telemetry::metrics()
                     .graph_retries
-                    .add(1, &[KeyValue::new("reason", reason), KeyValue::new("tenant_id", command.tenant.to_string())]);
+                    .add(1, &[KeyValue::new("reason", reason), KeyValue::new("tenant_id", call.tenant.to_string())]);
                 tracing::warn!(error = %e, ?delay, "retrying Graph call");
             })
             .await?;
@@ -173,19 +172,18 @@ impl Pipeline {
         &self,
         ctx: &CallContext,
         tenant: &Tenant,
-        command: &GraphCall,
-        body: Bytes,
+        call: &GraphCall,
         attempt: u32,
     ) -> Result<CreateOutcome, Error> {
-        let id = command.tenant;
+        let id = call.tenant;
         let credential = &tenant.credential;
         let token = self.token(credential, ctx.deadline).await?;
-        match self.send(ctx, &tenant.graph, command, body.clone(), token.bearer(), attempt).await {
+        match self.send(ctx, &tenant.graph, call, token.bearer(), attempt).await {
             Err(Error::Graph { source }) if source.status() == Some(401) => {
                 tracing::info!(tenant_id = %id, "Graph refused the token; retrying once with a new one");
                 self.tokens.invalidate(id, &token).await;
                 let token = self.token(credential, ctx.deadline).await?;
-                self.send(ctx, &tenant.graph, command, body, token.bearer(), attempt + 1).await
+                self.send(ctx, &tenant.graph, call, token.bearer(), attempt + 1).await
             }
             other => other,
         }
@@ -222,8 +220,7 @@ impl Pipeline {
         &self,
         ctx: &CallContext,
         graph: &GraphClient,
-        command: &GraphCall,
-        body: Bytes,
+        call: &GraphCall,
         bearer: &str,
         attempt: u32,
     ) -> Result<CreateOutcome, Error> {
@@ -232,10 +229,11 @@ impl Pipeline {
             return Err(Error::DeadlineExceeded { reached_graph: false });
         }
         let request = GraphRequest {
-            organizer: &command.organizer,
-            body,
-            create_or_get: command.create_or_get,
-            accept_language: command.language.as_ref(),
+            organizer: &call.organizer,
+            // The same bytes on every attempt (a reference-counted clone).
+            body: call.body.clone(),
+            create_or_get: call.create_or_get,
+            accept_language: call.language.as_ref(),
             client_request_id: &ctx.client_request_id,
             bearer,
             timeout: remaining,
@@ -280,7 +278,7 @@ impl Pipeline {
                 KeyValue::new("http.request.method", "POST"),
                 KeyValue::new("http.response.status_code", status.map_or(0, i64::from)),
                 KeyValue::new("url.template", route),
-                KeyValue::new("tenant_id", command.tenant.to_string()),
+                KeyValue::new("tenant_id", call.tenant.to_string()),
             ],
         );
         result.map_err(|source| match source {
