@@ -41,7 +41,7 @@ impl ConnectionLimit {
         match self.permits.clone().try_acquire_owned() {
             Ok(permit) => {
                 self.saturated.store(false, Ordering::Relaxed);
-                Some(ConnectionPermit(permit))
+                Some(ConnectionPermit { _permit: permit })
             }
             Err(_) => {
                 metrics().connections_refused.add(1, &[]);
@@ -63,7 +63,9 @@ impl ConnectionLimit {
 }
 
 /// Held for as long as one connection is open.
-pub struct ConnectionPermit(#[allow(dead_code)] OwnedSemaphorePermit);
+pub struct ConnectionPermit {
+    _permit: OwnedSemaphorePermit,
+}
 
 /// A connection that gives its permit back when it is dropped.
 pub struct Limited<S> {
