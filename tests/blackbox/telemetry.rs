@@ -238,7 +238,8 @@ async fn a_collector_that_never_answers_neither_slows_nor_fails_calls() {
     for _ in 0..20 {
         let started = std::time::Instant::now();
         client.create(request(simple_meeting())).await.expect("export never fails a call");
-        assert!(started.elapsed() < Duration::from_millis(500), "a call took {:?}", started.elapsed());
+        // An export waits up to its 10 s timeout; a call must not wait with it.
+        assert!(started.elapsed() < Duration::from_secs(2), "a call took {:?}", started.elapsed());
     }
     // Shutdown gives the exporter a bounded time to flush, then exits anyway.
     let started = std::time::Instant::now();
