@@ -81,18 +81,20 @@ pub struct MeetingParticipantInfo {
     pub upn: Option<String>,
 }
 
+/// Each identity is boxed: usually one of the ten is present, and unboxed the set is 2 KB, moved
+/// with every participant.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct IdentitySet {
-    pub application: Option<Identity>,
-    pub device: Option<Identity>,
-    pub user: Option<Identity>,
-    pub application_instance: Option<Identity>,
-    pub asserted_identity: Option<Identity>,
-    pub azure_communication_services_user: Option<Identity>,
-    pub encrypted: Option<Identity>,
-    pub guest: Option<Identity>,
-    pub on_premises: Option<Identity>,
-    pub phone: Option<Identity>,
+    pub application: Option<Box<Identity>>,
+    pub device: Option<Box<Identity>>,
+    pub user: Option<Box<Identity>>,
+    pub application_instance: Option<Box<Identity>>,
+    pub asserted_identity: Option<Box<Identity>>,
+    pub azure_communication_services_user: Option<Box<Identity>>,
+    pub encrypted: Option<Box<Identity>>,
+    pub guest: Option<Box<Identity>>,
+    pub on_premises: Option<Box<Identity>>,
+    pub phone: Option<Box<Identity>>,
     pub endpoint_type: Option<EndpointType>,
 }
 

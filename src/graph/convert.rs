@@ -214,16 +214,16 @@ pub(crate) fn meeting_to_dto(m: &OnlineMeeting) -> OnlineMeetingDto {
 fn participant_to_dto(p: &MeetingParticipantInfo) -> MeetingParticipantInfoDto {
     MeetingParticipantInfoDto {
         identity: p.identity.as_ref().map(|s| IdentitySetDto {
-            application: s.application.as_ref().map(identity_to_dto),
-            device: s.device.as_ref().map(identity_to_dto),
-            user: s.user.as_ref().map(identity_to_dto),
-            application_instance: s.application_instance.as_ref().map(identity_to_dto),
-            asserted_identity: s.asserted_identity.as_ref().map(identity_to_dto),
-            azure_communication_services_user: s.azure_communication_services_user.as_ref().map(identity_to_dto),
-            encrypted: s.encrypted.as_ref().map(identity_to_dto),
-            guest: s.guest.as_ref().map(identity_to_dto),
-            on_premises: s.on_premises.as_ref().map(identity_to_dto),
-            phone: s.phone.as_ref().map(identity_to_dto),
+            application: s.application.as_deref().map(identity_to_dto),
+            device: s.device.as_deref().map(identity_to_dto),
+            user: s.user.as_deref().map(identity_to_dto),
+            application_instance: s.application_instance.as_deref().map(identity_to_dto),
+            asserted_identity: s.asserted_identity.as_deref().map(identity_to_dto),
+            azure_communication_services_user: s.azure_communication_services_user.as_deref().map(identity_to_dto),
+            encrypted: s.encrypted.as_deref().map(identity_to_dto),
+            guest: s.guest.as_deref().map(identity_to_dto),
+            on_premises: s.on_premises.as_deref().map(identity_to_dto),
+            phone: s.phone.as_deref().map(identity_to_dto),
             endpoint_type: name(s.endpoint_type),
         }),
         role: name(p.role),
@@ -231,8 +231,8 @@ fn participant_to_dto(p: &MeetingParticipantInfo) -> MeetingParticipantInfoDto {
     }
 }
 
-fn identity_to_dto(i: &Identity) -> IdentityDto {
-    IdentityDto {
+fn identity_to_dto(i: &Identity) -> Box<IdentityDto> {
+    Box::new(IdentityDto {
         id: i.id.clone(),
         display_name: i.display_name.clone(),
         tenant_id: i.tenant_id.clone(),
@@ -242,7 +242,7 @@ fn identity_to_dto(i: &Identity) -> IdentityDto {
         hidden: i.hidden,
         azure_communication_services_resource_id: i.azure_communication_services_resource_id.clone(),
         additional_data: i.additional_data.clone(),
-    }
+    })
 }
 
 // ---- Graph -> domain (responses) ----
@@ -369,16 +369,16 @@ pub(crate) fn meeting_from_dto(d: OnlineMeetingDto) -> OnlineMeeting {
 fn participant_from_dto(p: MeetingParticipantInfoDto) -> MeetingParticipantInfo {
     MeetingParticipantInfo {
         identity: p.identity.map(|s| IdentitySet {
-            application: s.application.map(identity_from_dto),
-            device: s.device.map(identity_from_dto),
-            user: s.user.map(identity_from_dto),
-            application_instance: s.application_instance.map(identity_from_dto),
-            asserted_identity: s.asserted_identity.map(identity_from_dto),
-            azure_communication_services_user: s.azure_communication_services_user.map(identity_from_dto),
-            encrypted: s.encrypted.map(identity_from_dto),
-            guest: s.guest.map(identity_from_dto),
-            on_premises: s.on_premises.map(identity_from_dto),
-            phone: s.phone.map(identity_from_dto),
+            application: s.application.map(|i| identity_from_dto(*i)),
+            device: s.device.map(|i| identity_from_dto(*i)),
+            user: s.user.map(|i| identity_from_dto(*i)),
+            application_instance: s.application_instance.map(|i| identity_from_dto(*i)),
+            asserted_identity: s.asserted_identity.map(|i| identity_from_dto(*i)),
+            azure_communication_services_user: s.azure_communication_services_user.map(|i| identity_from_dto(*i)),
+            encrypted: s.encrypted.map(|i| identity_from_dto(*i)),
+            guest: s.guest.map(|i| identity_from_dto(*i)),
+            on_premises: s.on_premises.map(|i| identity_from_dto(*i)),
+            phone: s.phone.map(|i| identity_from_dto(*i)),
             endpoint_type: member(s.endpoint_type, EndpointType::UnknownFutureValue),
         }),
         role: member(p.role, OnlineMeetingRole::UnknownFutureValue),
@@ -386,8 +386,8 @@ fn participant_from_dto(p: MeetingParticipantInfoDto) -> MeetingParticipantInfo 
     }
 }
 
-fn identity_from_dto(i: IdentityDto) -> Identity {
-    Identity {
+fn identity_from_dto(i: IdentityDto) -> Box<Identity> {
+    Box::new(Identity {
         id: i.id,
         display_name: i.display_name,
         tenant_id: i.tenant_id,
@@ -397,7 +397,7 @@ fn identity_from_dto(i: IdentityDto) -> Identity {
         hidden: i.hidden,
         azure_communication_services_resource_id: i.azure_communication_services_resource_id,
         additional_data: i.additional_data,
-    }
+    })
 }
 
 #[cfg(test)]

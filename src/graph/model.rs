@@ -149,25 +149,25 @@ pub struct MeetingParticipantInfoDto {
 #[serde(rename_all = "camelCase")]
 pub struct IdentitySetDto {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub application: Option<IdentityDto>,
+    pub application: Option<Box<IdentityDto>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub device: Option<IdentityDto>,
+    pub device: Option<Box<IdentityDto>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<IdentityDto>,
+    pub user: Option<Box<IdentityDto>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub application_instance: Option<IdentityDto>,
+    pub application_instance: Option<Box<IdentityDto>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub asserted_identity: Option<IdentityDto>,
+    pub asserted_identity: Option<Box<IdentityDto>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub azure_communication_services_user: Option<IdentityDto>,
+    pub azure_communication_services_user: Option<Box<IdentityDto>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub encrypted: Option<IdentityDto>,
+    pub encrypted: Option<Box<IdentityDto>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub guest: Option<IdentityDto>,
+    pub guest: Option<Box<IdentityDto>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub on_premises: Option<IdentityDto>,
+    pub on_premises: Option<Box<IdentityDto>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub phone: Option<IdentityDto>,
+    pub phone: Option<Box<IdentityDto>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint_type: Option<String>,
 }

@@ -319,8 +319,8 @@ impl Reader<'_> {
         }
     }
 
-    fn identity(&mut self, participant: &str, kind: &str, i: pb::Identity) -> domain::Identity {
-        domain::Identity {
+    fn identity(&mut self, participant: &str, kind: &str, i: Box<pb::Identity>) -> Box<domain::Identity> {
+        Box::new(domain::Identity {
             additional_data: self
                 .additional_data(&format!("{participant}.identity.{kind}.additional_data"), i.additional_data),
             id: i.id,
@@ -331,7 +331,7 @@ impl Reader<'_> {
             application_type: i.application_type,
             hidden: i.hidden,
             azure_communication_services_resource_id: i.azure_communication_services_resource_id,
-        }
+        })
     }
 }
 
@@ -458,16 +458,16 @@ pub fn meeting_to_proto(m: domain::OnlineMeeting) -> pb::OnlineMeeting {
 fn participant_to_proto(p: domain::MeetingParticipantInfo) -> pb::MeetingParticipantInfo {
     pb::MeetingParticipantInfo {
         identity: p.identity.map(|s| pb::IdentitySet {
-            application: s.application.map(identity_to_proto),
-            device: s.device.map(identity_to_proto),
-            user: s.user.map(identity_to_proto),
-            application_instance: s.application_instance.map(identity_to_proto),
-            asserted_identity: s.asserted_identity.map(identity_to_proto),
-            azure_communication_services_user: s.azure_communication_services_user.map(identity_to_proto),
-            encrypted: s.encrypted.map(identity_to_proto),
-            guest: s.guest.map(identity_to_proto),
-            on_premises: s.on_premises.map(identity_to_proto),
-            phone: s.phone.map(identity_to_proto),
+            application: s.application.map(|i| identity_to_proto(*i)),
+            device: s.device.map(|i| identity_to_proto(*i)),
+            user: s.user.map(|i| identity_to_proto(*i)),
+            application_instance: s.application_instance.map(|i| identity_to_proto(*i)),
+            asserted_identity: s.asserted_identity.map(|i| identity_to_proto(*i)),
+            azure_communication_services_user: s.azure_communication_services_user.map(|i| identity_to_proto(*i)),
+            encrypted: s.encrypted.map(|i| identity_to_proto(*i)),
+            guest: s.guest.map(|i| identity_to_proto(*i)),
+            on_premises: s.on_premises.map(|i| identity_to_proto(*i)),
+            phone: s.phone.map(|i| identity_to_proto(*i)),
             endpoint_type: enum_out::<pb::EndpointType>(s.endpoint_type),
         }),
         role: enum_out::<pb::OnlineMeetingRole>(p.role),
@@ -475,8 +475,8 @@ fn participant_to_proto(p: domain::MeetingParticipantInfo) -> pb::MeetingPartici
     }
 }
 
-fn identity_to_proto(i: domain::Identity) -> pb::Identity {
-    pb::Identity {
+fn identity_to_proto(i: domain::Identity) -> Box<pb::Identity> {
+    Box::new(pb::Identity {
         id: i.id,
         display_name: i.display_name,
         tenant_id: i.tenant_id,
@@ -486,7 +486,7 @@ fn identity_to_proto(i: domain::Identity) -> pb::Identity {
         hidden: i.hidden,
         azure_communication_services_resource_id: i.azure_communication_services_resource_id,
         additional_data: struct_out(i.additional_data),
-    }
+    })
 }
 
 fn json_to_proto(value: serde_json::Value) -> Value {
