@@ -12,6 +12,8 @@ tenants point at files under the credentials directory.
 listen = {{ printf "%s:%d" .server.host (int $.Values.containerPort) | toJson }}
 default_deadline = {{ .server.defaultDeadline | toString | toJson }}
 shutdown_grace_period = {{ .server.shutdownGracePeriod | toString | toJson }}
+max_connections = {{ .server.maxConnections | int64 }}
+max_concurrent_streams = {{ .server.maxConcurrentStreams | int64 }}
 
 [graph]
 cloud = {{ .graph.cloud | toJson }}
