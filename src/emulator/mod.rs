@@ -74,7 +74,6 @@ mod tests;
 
 use std::{
     collections::{HashMap, VecDeque},
-    future::Future,
     net::Ipv4Addr,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
     time::{Duration, Instant},
@@ -248,9 +247,9 @@ const MAX_CONCURRENT_STREAMS: u32 = 100_000;
 /// Bytes all streams of one HTTP/2 connection may have in flight (see [`serve`]).
 const CONNECTION_WINDOW: u32 = 64 * 1024 * 1024;
 
-/// Serves `app` on `listener`, HTTP/1.1 and HTTP/2 (h2c, prior knowledge) alike, until `stop`;
-/// then lets open connections finish their requests.
-async fn serve(listener: TcpListener, app: Router, stop: impl Future<Output = ()>) {
+/// Serves `app` on `listener`, HTTP/1.1 and HTTP/2 (h2c, prior knowledge) alike, until `stop`
+/// turns true; then lets open connections finish their requests.
+async fn serve(listener: TcpListener, app: Router, stop: watch::Receiver<bool>) {
     use hyper_util::{
         rt::{TokioExecutor, TokioIo},
         server::conn::auto::Builder,
@@ -268,11 +267,11 @@ async fn serve(listener: TcpListener, app: Router, stop: impl Future<Output = ()
     let builder = Arc::new(builder);
     // Every connection task holds a sender; when all are gone the receiver reads `None`.
     let (open, mut all_closed) = tokio::sync::mpsc::channel::<()>(1);
-    let (draining, _) = watch::channel(false);
-    tokio::pin!(stop);
+    let stopped = |mut stop: watch::Receiver<bool>| async move { drop(stop.wait_for(|s| *s).await) };
+    let mut accepting_stopped = std::pin::pin!(stopped(stop.clone()));
     loop {
         let (tcp, _) = tokio::select! {
-            () = &mut stop => break,
+            () = &mut accepting_stopped => break,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
@@ -284,13 +283,13 @@ async fn serve(listener: TcpListener, app: Router, stop: impl Future<Output = ()
         };
         let _ = tcp.set_nodelay(true);
         let (builder, service, open) = (builder.clone(), TowerToHyperService::new(app.clone()), open.clone());
-        let mut drain = draining.subscribe();
+        let drain = stopped(stop.clone());
         tokio::spawn(async move {
             let connection = builder.serve_connection(TokioIo::new(tcp), service);
             tokio::pin!(connection);
             tokio::select! {
                 _ = connection.as_mut() => {}
-                () = async { drop(drain.wait_for(|d| *d).await) } => {
+                () = drain => {
                     connection.as_mut().graceful_shutdown();
                     let _ = connection.await;
                 }
@@ -298,7 +297,6 @@ async fn serve(listener: TcpListener, app: Router, stop: impl Future<Output = ()
             drop(open);
         });
     }
-    let _ = draining.send(true);
     drop(open);
     let _ = all_closed.recv().await;
 }
@@ -326,11 +324,7 @@ impl Emulator {
             [(graph, Router::new().fallback(graph::handle)), (login, Router::new().fallback(identity::handle))]
         {
             let app = router.with_state(Arc::clone(&shared));
-            let mut stopped = stop.subscribe();
-            let signal = async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            };
-            tasks.push(tokio::spawn(serve(listener, app, signal)));
+            tasks.push(tokio::spawn(serve(listener, app, stop.subscribe())));
         }
         tracing::info!(graph = %shared.graph_endpoint, login = %shared.authority_host, "Graph and identity emulator started");
         Ok(Emulator { shared, stop, tasks })
