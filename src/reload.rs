@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::{
     config::{ApiVersion, ConfigError, ResolvedTenant, Settings},
-    graph::GraphClient,
+    graph::{GraphClient, GraphTransport},
     identity::TenantCredential,
     pipeline::{Pipeline, Tenant, Tenants},
 };
@@ -46,7 +46,7 @@ impl SettingsSource {
 
 /// Builds the tenant registry from resolved configuration.
 pub fn build_tenants(
-    http: &reqwest::Client,
+    graph: &GraphTransport,
     api_version: ApiVersion,
     resolved: Vec<ResolvedTenant>,
 ) -> Result<Tenants, ConfigError> {
@@ -59,7 +59,7 @@ pub fn build_tenants(
                         key: "identity.authority_host".into(),
                         message: e.to_string(),
                     })?;
-            let graph = GraphClient::new(http.clone(), &t.graph_endpoint, api_version);
+            let graph = GraphClient::new(graph, &t.graph_endpoint, api_version);
             Ok((t.tenant_id, Arc::new(Tenant { credential: Arc::new(credential), graph, cloud: t.cloud })))
         })
         .collect()
@@ -76,7 +76,7 @@ pub struct ReloadSummary {
 pub struct Reloader {
     source: SettingsSource,
     pipeline: Arc<Pipeline>,
-    http: reqwest::Client,
+    graph: Arc<GraphTransport>,
     api_version: ApiVersion,
 }
 
@@ -84,10 +84,10 @@ impl Reloader {
     pub fn new(
         source: SettingsSource,
         pipeline: Arc<Pipeline>,
-        http: reqwest::Client,
+        graph: Arc<GraphTransport>,
         api_version: ApiVersion,
     ) -> Self {
-        Reloader { source, pipeline, http, api_version }
+        Reloader { source, pipeline, graph, api_version }
     }
 
     /// Loads everything again and swaps it in, or changes nothing and says why.
@@ -95,7 +95,7 @@ impl Reloader {
         let settings = self.source.load()?;
         settings.validate()?;
         let resolved = settings.resolve_tenants(&|name| std::env::var(name).ok())?;
-        let fresh = build_tenants(&self.http, self.api_version, resolved)?;
+        let fresh = build_tenants(&self.graph, self.api_version, resolved)?;
         let current = self.pipeline.tenants();
 
         let mut summary = ReloadSummary::default();

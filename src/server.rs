@@ -14,6 +14,7 @@ use crate::{
     auth::Authenticator,
     config::{Cloud, ConfigError, Settings},
     connections::{ConnectionLimit, Limited},
+    graph::GraphTransport,
     grpc::{
         pb::{self, meeting_service_server::MeetingServiceServer},
         MeetingApi, ShutdownFlag,
@@ -51,10 +52,15 @@ impl App {
         // reqwest is built without a default crypto provider (ring builds much faster than
         // aws-lc); an earlier install by the embedding process is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        // One client for the identity platform (and JWKS), one for Graph: only Graph's may be
-        // told to speak h2c.
+        // One client for the identity platform (and JWKS); Graph's transport has its own, for
+        // what isn't HTTP/2.
         let http = http_client(false)?;
-        let graph_http = http_client(settings.graph.http2_prior_knowledge)?;
+        let graph = Arc::new(GraphTransport::new(
+            http_client(settings.graph.http2_prior_knowledge)?,
+            graph_tls()?,
+            settings.graph.http2_prior_knowledge,
+            &|name| std::env::var(name).ok(),
+        ));
 
         let resolved = settings.resolve_tenants(&|name| std::env::var(name).ok())?;
         for tenant in &resolved {
@@ -71,7 +77,7 @@ impl App {
                 );
             }
         }
-        let tenants = build_tenants(&graph_http, settings.graph.api_version, resolved)?;
+        let tenants = build_tenants(&graph, settings.graph.api_version, resolved)?;
         let identity = &settings.identity;
         let tokens = TokenProvider::new(
             TokenClient::new(http.clone()),
@@ -90,7 +96,7 @@ impl App {
         let pipeline = Arc::new(Pipeline::new(tenants, tokens, limits, auth.clone(), settings.graph.max_retries));
         let reloader = identity
             .watch_files
-            .then(|| Reloader::new(source, pipeline.clone(), graph_http, settings.graph.api_version));
+            .then(|| Reloader::new(source, pipeline.clone(), graph, settings.graph.api_version));
         Ok(App { pipeline, auth, http, settings, reloader })
     }
 
@@ -190,6 +196,19 @@ impl App {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Graph's certificate is checked as reqwest checks it: the platform's verifier and roots.
+fn graph_tls() -> Result<rustls::ClientConfig, ConfigError> {
+    use rustls_platform_verifier::BuilderVerifierExt;
+    let invalid = |e: rustls::Error| ConfigError::Invalid { key: "graph.endpoint".into(), message: format!("TLS: {e}") };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(invalid)?
+        .with_platform_verifier()
+        .map_err(invalid)?
+        .with_no_client_auth())
 }
 
 fn http_client(http2_prior_knowledge: bool) -> Result<reqwest::Client, ConfigError> {

@@ -5,13 +5,15 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::{header, HeaderValue, Request};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use reqwest::{header, Url};
+use url::Url;
 
 use super::{
     convert::{meeting_from_dto, meeting_to_dto},
     error::{GraphError, GraphFailure},
     model::{ErrorBodyDto, OnlineMeetingDto},
+    transport::{GraphTransport, Route},
 };
 use crate::{
     config::ApiVersion,
@@ -25,9 +27,11 @@ const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remo
 /// Successful meeting bodies are a few KiB; anything far larger is not a meeting.
 const MAX_RESPONSE_BYTES: usize = 2 * 1024 * 1024;
 
+const USER_AGENT: &str = concat!("meeting-service/", env!("CARGO_PKG_VERSION"));
+
 #[derive(Clone, Debug)]
 pub struct GraphClient {
-    http: reqwest::Client,
+    route: Route,
     /// `{endpoint}/{api_version}/users/`
     users_base: String,
     host: String,
@@ -56,9 +60,13 @@ pub struct CreateOutcome {
 }
 
 impl GraphClient {
-    pub fn new(http: reqwest::Client, endpoint: &Url, api_version: ApiVersion) -> Self {
+    pub fn new(transport: &GraphTransport, endpoint: &Url, api_version: ApiVersion) -> Self {
         let users_base = format!("{}/{}/users/", endpoint.as_str().trim_end_matches('/'), api_version.as_str());
-        GraphClient { http, users_base, host: endpoint.host_str().unwrap_or_default().to_owned() }
+        GraphClient {
+            route: transport.route(endpoint),
+            users_base,
+            host: endpoint.host_str().unwrap_or_default().to_owned(),
+        }
     }
 
     /// The Graph host, for spans (`server.address`).
@@ -88,46 +96,58 @@ impl GraphClient {
     }
 
     pub async fn create(&self, request: &GraphRequest<'_>) -> Result<CreateOutcome, GraphError> {
-        let mut builder = self
-            .http
-            .post(self.url(request.organizer, request.create_or_get))
-            .timeout(request.timeout)
-            .bearer_auth(request.bearer)
-            .header(header::CONTENT_TYPE, "application/json")
-            .header(header::ACCEPT, "application/json")
-            // Without it Graph reports newer enum members (invited, coorganizer) as unknownFutureValue.
-            .header("Prefer", "include-unknown-enum-members")
-            .header("client-request-id", request.client_request_id)
-            .body(request.body.clone());
-        if let Some(language) = request.accept_language {
-            builder = builder.header(header::ACCEPT_LANGUAGE, language.as_str());
-        }
-        let mut response = builder.send().await.map_err(classify_send_error)?;
+        let uri: http::Uri = self
+            .url(request.organizer, request.create_or_get)
+            .parse()
+            .map_err(|e| GraphError::Connect(format!("the request URL: {e}").into()))?;
+        let build = || http_request(&uri, request);
+        let exchange = tokio::time::timeout(request.timeout, self.route.exchange(&build, MAX_RESPONSE_BYTES))
+            .await
+            .map_err(|_| GraphError::Timeout)??;
 
-        let status = response.status().as_u16();
-        let request_id = header_text(response.headers(), "request-id");
+        let headers = &exchange.headers;
         let retry_after =
-            header_text(response.headers(), header::RETRY_AFTER.as_str()).as_deref().and_then(super::parse_retry_after);
-        let is_json = header_text(response.headers(), header::CONTENT_TYPE.as_str())
+            header_text(headers, header::RETRY_AFTER.as_str()).as_deref().and_then(super::parse_retry_after);
+        let is_json = header_text(headers, header::CONTENT_TYPE.as_str())
             .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/json"));
-
-        let mut body = Vec::new();
-        let mut truncated = false;
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) if body.len() + chunk.len() <= MAX_RESPONSE_BYTES => body.extend_from_slice(&chunk),
-                Ok(Some(_)) => {
-                    truncated = true;
-                    break;
-                }
-                Ok(None) => break,
-                Err(e) if e.is_timeout() => return Err(GraphError::Timeout),
-                Err(e) => return Err(GraphError::ConnectionLost(e)),
-            }
-        }
-        let answer = Answer { status, request_id, retry_after, is_json, body: &body, truncated };
+        let answer = Answer {
+            status: exchange.status,
+            request_id: header_text(headers, "request-id"),
+            retry_after,
+            is_json,
+            body: &exchange.body,
+            truncated: exchange.truncated,
+        };
         interpret(answer, request.create_or_get)
     }
+}
+
+/// The HTTP request of one attempt; built again for a retry, so a call waiting on Graph keeps
+/// no copy of it.
+fn http_request(uri: &http::Uri, request: &GraphRequest<'_>) -> Result<Request<Bytes>, GraphError> {
+    let invalid = |what: &str| GraphError::Connect(format!("{what} is not a valid header value").into());
+    let mut authorization =
+        HeaderValue::try_from(format!("Bearer {}", request.bearer)).map_err(|_| invalid("the access token"))?;
+    // Never indexed by HPACK, never shown by Debug.
+    authorization.set_sensitive(true);
+    let mut builder = Request::post(uri.clone())
+        .header(header::USER_AGENT, USER_AGENT)
+        .header(header::AUTHORIZATION, authorization)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ACCEPT, "application/json")
+        // Without it Graph reports newer enum members (invited, coorganizer) as unknownFutureValue.
+        .header("prefer", "include-unknown-enum-members")
+        .header(
+            "client-request-id",
+            HeaderValue::try_from(request.client_request_id).map_err(|_| invalid("client-request-id"))?,
+        );
+    if let Some(language) = request.accept_language {
+        builder = builder.header(
+            header::ACCEPT_LANGUAGE,
+            HeaderValue::try_from(language.as_str()).map_err(|_| invalid("Accept-Language"))?,
+        );
+    }
+    builder.body(request.body.clone()).map_err(|e| GraphError::Connect(Box::new(e)))
 }
 
 /// What one attempt brought back, read but not yet judged.
@@ -184,17 +204,6 @@ fn header_text(headers: &header::HeaderMap, name: &str) -> Option<String> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
-/// Whether the request may have reached Graph decides whether it may be retried.
-fn classify_send_error(e: reqwest::Error) -> GraphError {
-    if e.is_connect() {
-        GraphError::Connect(e)
-    } else if e.is_timeout() {
-        GraphError::Timeout
-    } else {
-        GraphError::ConnectionLost(e)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,16 +211,20 @@ mod tests {
     #[test]
     fn organizer_is_one_encoded_segment() {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client =
-            GraphClient::new(reqwest::Client::new(), &"https://graph.microsoft.com".parse().unwrap(), ApiVersion::V1);
+        let transport = GraphTransport::new(
+            reqwest::Client::new(),
+            rustls::ClientConfig::builder().with_root_certificates(rustls::RootCertStore::empty()).with_no_client_auth(),
+            false,
+            &|_| None,
+        );
+        let client = GraphClient::new(&transport, &"https://graph.microsoft.com".parse().unwrap(), ApiVersion::V1);
         let upn = UserId::parse("u", "ann_fabrikam.com#EXT#@contoso.onmicrosoft.com").unwrap();
         assert_eq!(
             client.url(&upn, false),
             "https://graph.microsoft.com/v1.0/users/ann_fabrikam.com%23EXT%23%40contoso.onmicrosoft.com/onlineMeetings"
         );
         let oid = UserId::parse("u", "550FAE72-D251-43EC-868C-373732C2704F").unwrap();
-        let beta =
-            GraphClient::new(reqwest::Client::new(), &"http://127.0.0.1:8081/".parse().unwrap(), ApiVersion::Beta);
+        let beta = GraphClient::new(&transport, &"http://127.0.0.1:8081/".parse().unwrap(), ApiVersion::Beta);
         assert_eq!(
             beta.url(&oid, true),
             "http://127.0.0.1:8081/beta/users/550fae72-d251-43ec-868c-373732c2704f/onlineMeetings/createOrGet"

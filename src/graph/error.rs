@@ -1,5 +1,8 @@
 use std::time::Duration;
 
+/// The cause of a transport failure, whichever HTTP client saw it.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// What Graph said when it refused a request.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GraphFailure {
@@ -17,12 +20,13 @@ pub struct GraphFailure {
 pub enum GraphError {
     #[error("Graph answered HTTP {}{}", .0.status, describe(.0))]
     Status(Box<GraphFailure>),
-    /// No connection could be made: nothing was sent, so retrying cannot duplicate a meeting.
+    /// No connection could be made, or HTTP/2 says Graph refused the request unprocessed:
+    /// retrying cannot duplicate a meeting.
     #[error("could not connect to Graph")]
-    Connect(#[source] reqwest::Error),
+    Connect(#[source] BoxError),
     /// The connection failed after the request may have been sent: the meeting may exist.
     #[error("the connection to Graph failed after the request was sent")]
-    ConnectionLost(#[source] reqwest::Error),
+    ConnectionLost(#[source] BoxError),
     #[error("timed out waiting for Graph")]
     Timeout,
     /// A success status with a body that is not an onlineMeeting: the meeting may exist.

@@ -5,11 +5,13 @@ mod client;
 mod convert;
 mod error;
 mod model;
+mod transport;
 
 #[doc(hidden)]
 pub use client::{interpret, Answer};
 pub use client::{CreateOutcome, GraphClient, GraphRequest};
-pub use error::{GraphError, GraphFailure};
+pub use error::{BoxError, GraphError, GraphFailure};
+pub use transport::GraphTransport;
 
 use std::time::Duration;
 
