@@ -94,9 +94,8 @@ impl App {
                 .map_err(|message| ConfigError::Invalid { key: "auth".into(), message })?,
         );
         let pipeline = Arc::new(Pipeline::new(tenants, tokens, limits, auth.clone(), settings.graph.max_retries));
-        let reloader = identity
-            .watch_files
-            .then(|| Reloader::new(source, pipeline.clone(), graph, settings.graph.api_version));
+        let reloader =
+            identity.watch_files.then(|| Reloader::new(source, pipeline.clone(), graph, settings.graph.api_version));
         Ok(App { pipeline, auth, http, settings, reloader })
     }
 
@@ -201,7 +200,8 @@ impl App {
 /// Graph's certificate is checked as reqwest checks it: the platform's verifier and roots.
 fn graph_tls() -> Result<rustls::ClientConfig, ConfigError> {
     use rustls_platform_verifier::BuilderVerifierExt;
-    let invalid = |e: rustls::Error| ConfigError::Invalid { key: "graph.endpoint".into(), message: format!("TLS: {e}") };
+    let invalid =
+        |e: rustls::Error| ConfigError::Invalid { key: "graph.endpoint".into(), message: format!("TLS: {e}") };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -213,7 +213,9 @@ mod tests {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let transport = GraphTransport::new(
             reqwest::Client::new(),
-            rustls::ClientConfig::builder().with_root_certificates(rustls::RootCertStore::empty()).with_no_client_auth(),
+            rustls::ClientConfig::builder()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth(),
             false,
             &|_| None,
         );

@@ -178,9 +178,13 @@ impl Route {
     }
 }
 
-async fn pooled_exchange(client: &reqwest::Client, request: Request<Bytes>, max_body: usize) -> Result<Exchange, GraphError> {
-    let request = reqwest::Request::try_from(request.map(reqwest::Body::from))
-        .map_err(|e| GraphError::Connect(Box::new(e)))?;
+async fn pooled_exchange(
+    client: &reqwest::Client,
+    request: Request<Bytes>,
+    max_body: usize,
+) -> Result<Exchange, GraphError> {
+    let request =
+        reqwest::Request::try_from(request.map(reqwest::Body::from)).map_err(|e| GraphError::Connect(Box::new(e)))?;
     let response = client.execute(request).await.map_err(|e| {
         if e.is_connect() {
             GraphError::Connect(Box::new(e))
@@ -431,18 +435,171 @@ impl BodyReader {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use rustls::pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
     use super::*;
 
     #[test]
     fn a_proxy_in_the_environment_is_noticed_per_scheme() {
-        let only = |name: &'static str, value: &'static str| {
-            move |var: &str| (var == name).then(|| value.to_owned())
-        };
+        let only = |name: &'static str, value: &'static str| move |var: &str| (var == name).then(|| value.to_owned());
         assert!(proxy_in_environment("https", &only("HTTPS_PROXY", "http://proxy:3128")));
         assert!(proxy_in_environment("https", &only("all_proxy", "http://proxy:3128")));
         assert!(!proxy_in_environment("https", &only("HTTP_PROXY", "http://proxy:3128")));
         assert!(proxy_in_environment("http", &only("http_proxy", "http://proxy:3128")));
         assert!(!proxy_in_environment("https", &only("HTTPS_PROXY", " ")));
         assert!(!proxy_in_environment("https", &|_| None));
+    }
+
+    fn pki(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{}/tests/fixtures/pki/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    /// A transport that trusts the test CA (and nothing else), as the service trusts Graph's.
+    fn transport(env: &dyn Fn(&str) -> Option<String>) -> GraphTransport {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let ca = CertificateDer::from_pem_slice(&pki("ca.pem")).unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca).unwrap();
+        let tls = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+        let pooled = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&pki("ca.pem")).unwrap()])
+            .build()
+            .unwrap();
+        GraphTransport::new(pooled, tls, false, env)
+    }
+
+    /// An HTTPS server for localhost offering `alpn`; answers every request 201 with a small
+    /// JSON body, over HTTP/2 or HTTP/1.1, whichever ALPN chose. Counts connections and records
+    /// each request's version and path.
+    async fn https_server(alpn: &[&[u8]]) -> (u16, Arc<AtomicUsize>, Arc<Mutex<Vec<String>>>) {
+        let certs = CertificateDer::pem_slice_iter(&pki("server.pem")).collect::<Result<Vec<_>, _>>().unwrap();
+        let key = PrivateKeyDer::from_pem_slice(&pki("server.key")).unwrap();
+        let mut config = rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(certs, key).unwrap();
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (connections, seen) = (Arc::new(AtomicUsize::new(0)), Arc::new(Mutex::new(Vec::new())));
+        let (counted, log) = (connections.clone(), seen.clone());
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let (acceptor, log) = (acceptor.clone(), log.clone());
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else { return };
+                    if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+                        serve_h2(tls, log).await;
+                    } else {
+                        serve_http1(tls, log).await;
+                    }
+                });
+            }
+        });
+        (port, connections, seen)
+    }
+
+    const CREATED: &[u8] = br#"{"id":"over-tls"}"#;
+
+    async fn serve_h2<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(io: T, log: Arc<Mutex<Vec<String>>>) {
+        let Ok(mut connection) = h2::server::handshake(io).await else { return };
+        while let Some(Ok((request, mut respond))) = connection.accept().await {
+            log.lock().unwrap().push(format!("{:?} {}", request.version(), request.uri().path()));
+            let answer = Response::builder().status(201).header("content-type", "application/json").body(()).unwrap();
+            let mut stream = respond.send_response(answer, false).unwrap();
+            stream.send_data(Bytes::from_static(CREATED), true).unwrap();
+        }
+    }
+
+    async fn serve_http1<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+        mut io: T,
+        log: Arc<Mutex<Vec<String>>>,
+    ) {
+        let mut seen = Vec::new();
+        let mut buffer = [0u8; 4096];
+        while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+            match io.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => seen.extend_from_slice(&buffer[..n]),
+            }
+        }
+        let line = String::from_utf8_lossy(&seen).lines().next().unwrap_or_default().to_owned();
+        log.lock().unwrap().push(line);
+        let head = format!(
+            "HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            CREATED.len()
+        );
+        let _ = io.write_all(head.as_bytes()).await;
+        let _ = io.write_all(CREATED).await;
+        let _ = io.shutdown().await;
+    }
+
+    async fn post(route: &Route, port: u16) -> Exchange {
+        let uri = format!("https://localhost:{port}/v1.0/users/u/onlineMeetings");
+        let build = || {
+            Ok(Request::post(uri.as_str())
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .body(Bytes::from_static(b"{}"))
+                .unwrap())
+        };
+        route.exchange(&build, 1024).await.expect("answered")
+    }
+
+    #[tokio::test]
+    async fn https_negotiates_http2_and_keeps_one_connection() {
+        let (port, connections, seen) = https_server(&[b"h2", b"http/1.1"]).await;
+        let transport = transport(&|_| None);
+        let route = transport.route(&format!("https://localhost:{port}/").parse().unwrap());
+        for _ in 0..3 {
+            let answer = post(&route, port).await;
+            assert_eq!((answer.status, answer.body.as_slice(), answer.truncated), (201, CREATED, false));
+        }
+        assert_eq!(*seen.lock().unwrap(), vec!["HTTP/2.0 /v1.0/users/u/onlineMeetings"; 3]);
+        assert_eq!(connections.load(Ordering::SeqCst), 1, "one multiplexed connection");
+        // Another tenant on the same origin shares it.
+        let same_origin = transport.route(&format!("https://localhost:{port}/beta").parse().unwrap());
+        post(&same_origin, port).await;
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_server_without_http2_is_reached_over_http1() {
+        let (port, _, seen) = https_server(&[b"http/1.1"]).await;
+        let transport = transport(&|_| None);
+        let route = transport.route(&format!("https://localhost:{port}/").parse().unwrap());
+        for _ in 0..2 {
+            let answer = post(&route, port).await;
+            assert_eq!((answer.status, answer.body.as_slice()), (201, CREATED));
+        }
+        assert_eq!(*seen.lock().unwrap(), vec!["POST /v1.0/users/u/onlineMeetings HTTP/1.1"; 2]);
+    }
+
+    #[tokio::test]
+    async fn a_certificate_the_roots_dont_vouch_for_is_refused_before_anything_is_sent() {
+        let (port, _, seen) = https_server(&[b"h2"]).await;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let empty = rustls::ClientConfig::builder()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        let transport = GraphTransport::new(reqwest::Client::new(), empty, false, &|_| None);
+        let route = transport.route(&format!("https://localhost:{port}/").parse().unwrap());
+        let uri = format!("https://localhost:{port}/v1.0/users/u/onlineMeetings");
+        let build = || Ok(Request::post(uri.as_str()).body(Bytes::new()).unwrap());
+        let error = route.exchange(&build, 1024).await.expect_err("untrusted");
+        assert!(matches!(error, GraphError::Connect(_)), "{error:?}");
+        assert!(seen.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn with_a_proxy_in_the_environment_reqwest_carries_the_calls() {
+        let proxied = transport(&|name| (name == "HTTPS_PROXY").then(|| "http://proxy:3128".to_owned()));
+        let route = proxied.route(&"https://graph.microsoft.com/".parse().unwrap());
+        assert_eq!(format!("{route:?}"), "Route::Pooled");
+        let direct = transport(&|_| None).route(&"https://graph.microsoft.com/".parse().unwrap());
+        assert_eq!(format!("{direct:?}"), "Route::Http2(graph.microsoft.com:443)");
+        let plain = transport(&|_| None).route(&"http://127.0.0.1:8081/".parse().unwrap());
+        assert_eq!(format!("{plain:?}"), "Route::Pooled", "plain http without prior knowledge is HTTP/1.1");
     }
 }

@@ -274,8 +274,10 @@ async fn external_id_uses_create_or_get_and_never_duplicates() {
 }
 
 #[tokio::test]
-async fn graph_can_be_reached_over_cleartext_http2() {
-    let app = spawn_app_with(Default::default(), |s| s.graph.http2_prior_knowledge = true).await;
+async fn graph_is_reached_over_http2_or_over_http1_when_the_endpoint_only_speaks_that() {
+    // The tests' emulator is plain http reached by prior knowledge (h2c), as HTTPS reaches Graph
+    // after ALPN: many calls share one HTTP/2 connection.
+    let app = spawn_app().await;
     let mut calls = tokio::task::JoinSet::new();
     for _ in 0..20 {
         let mut client = app.client.clone();
@@ -287,7 +289,8 @@ async fn graph_can_be_reached_over_cleartext_http2() {
     let versions: Vec<String> = app.graph_requests().into_iter().map(|r| r.version).collect();
     assert_eq!(versions, vec!["HTTP/2.0"; 20]);
 
-    let default = spawn_app().await;
-    default.create(request(simple_meeting())).await.expect("created");
-    assert_eq!(default.last_graph_request().version, "HTTP/1.1", "HTTP/1.1 unless configured");
+    let http1 = spawn_app_with(Default::default(), |s| s.graph.http2_prior_knowledge = false).await;
+    let created = http1.create(request(simple_meeting())).await.expect("created");
+    assert!(created.meeting.unwrap().join_web_url().starts_with("https://teams.microsoft.com/"));
+    assert_eq!(http1.last_graph_request().version, "HTTP/1.1", "a plain-http endpoint without prior knowledge");
 }

@@ -95,6 +95,8 @@ pub async fn spawn_app_with(config: EmulatorConfig, tweak: impl FnOnce(&mut Sett
 
     let mut settings = dev::settings_for(&emulator, &tenant, secret_file.clone(), "127.0.0.1:0".parse().unwrap());
     settings.graph.max_retries = 3;
+    // HTTP/2, as to Graph over HTTPS: the service's own HTTP/2 client, not reqwest's HTTP/1.1.
+    settings.graph.http2_prior_knowledge = true;
     tweak(&mut settings);
     settings.validate().expect("valid test settings");
     let source = meeting_service::reload::SettingsSource::Fixed(Box::new(settings.clone()));
