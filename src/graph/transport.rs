@@ -18,7 +18,7 @@ use std::{
     collections::HashMap,
     fmt,
     sync::{
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc, Mutex,
     },
     time::Duration,
@@ -35,6 +35,8 @@ use url::Url;
 use super::error::{BoxError, GraphError};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Enough for 10,000 calls in flight at the 100 streams per connection servers commonly allow.
+const MAX_CONNECTIONS_PER_ORIGIN: usize = 128;
 /// A connection silent for this long is pinged; one that doesn't answer within the timeout is
 /// closed, so calls fail over to a new connection instead of waiting out their deadline.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
@@ -118,7 +120,7 @@ impl GraphTransport {
                 port,
                 tls,
                 pooled: self.pooled.clone(),
-                current: Mutex::new(None),
+                connections: Mutex::new(Vec::new()),
                 connecting: tokio::sync::Mutex::new(()),
                 without_h2: AtomicBool::new(false),
             })
@@ -205,18 +207,19 @@ async fn pooled_exchange(
     Ok(reader.finish(parts))
 }
 
-/// One origin's HTTP/2 connection: made when first needed, replaced when it closes.
+/// One origin's HTTP/2 connections: made when needed, dropped when they close.
 ///
 /// On the h2 crate directly: a call in flight is one stream and the futures of this module, no
 /// task of its own (hyper's client spawns two per request, each the size of its connection
-/// task).
+/// task). A connection carries as many calls as the server's SETTINGS_MAX_CONCURRENT_STREAMS
+/// allows; beyond that another one is opened (reqwest's pool would queue every call on one).
 struct Origin {
     host: String,
     port: u16,
     tls: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
     /// For a server that answers ALPN without h2.
     pooled: reqwest::Client,
-    current: Mutex<Option<Connection>>,
+    connections: Mutex<Vec<Connection>>,
     /// One connection attempt at a time; the calls that arrive meanwhile wait for it.
     connecting: tokio::sync::Mutex<()>,
     without_h2: AtomicBool,
@@ -227,6 +230,17 @@ struct Connection {
     sender: SendRequest<Bytes>,
     /// Set by the connection's task when the connection ends.
     closed: Arc<AtomicBool>,
+    /// Calls on this connection now.
+    streams: Arc<AtomicUsize>,
+}
+
+/// A call's stream on a connection, counted until the call is done with it, however it ends.
+struct Claim(Arc<AtomicUsize>);
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 enum Failure {
@@ -249,8 +263,8 @@ impl Origin {
     ) -> Result<Exchange, Failure> {
         let mut retried = false;
         loop {
-            let connection = match self.open() {
-                Some(connection) => connection,
+            let (connection, _claim) = match self.claim() {
+                Some(claimed) => claimed,
                 // Boxed: connecting (TCP, TLS, the handshake) is rare, and inline its state
                 // would make every call's future as large as a TLS handshake.
                 None => Box::pin(self.connect_once()).await?,
@@ -297,23 +311,36 @@ impl Origin {
         }
     }
 
-    fn open(&self) -> Option<Connection> {
-        let current = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        current.as_ref().filter(|c| !c.closed.load(Ordering::Relaxed)).cloned()
+    /// A stream on an open connection with room for it; when every connection is full, on the
+    /// least busy one (the stream waits in h2 for a free slot) once there are as many
+    /// connections as allowed. None: open another connection.
+    fn claim(&self) -> Option<(Connection, Claim)> {
+        let mut connections = self.connections.lock().unwrap_or_else(|e| e.into_inner());
+        connections.retain(|c| !c.closed.load(Ordering::Relaxed));
+        let busy = |c: &&Connection| c.streams.load(Ordering::Relaxed);
+        let chosen = match connections.iter().find(|c| busy(c) < c.sender.current_max_send_streams()) {
+            Some(with_room) => with_room,
+            None if connections.len() < MAX_CONNECTIONS_PER_ORIGIN => return None,
+            None => connections.iter().min_by_key(busy)?,
+        };
+        chosen.streams.fetch_add(1, Ordering::Relaxed);
+        Some((chosen.clone(), Claim(chosen.streams.clone())))
     }
 
-    /// A new connection, unless another call made one meanwhile.
-    async fn connect_once(&self) -> Result<Connection, Failure> {
+    /// A stream on a new connection, unless a connection made meanwhile has room.
+    async fn connect_once(&self) -> Result<(Connection, Claim), Failure> {
         let _connecting = self.connecting.lock().await;
-        if let Some(connection) = self.open() {
-            return Ok(connection);
+        if let Some(claimed) = self.claim() {
+            return Ok(claimed);
         }
         let connection = match tokio::time::timeout(CONNECT_TIMEOUT, self.connect()).await {
             Ok(result) => result?,
             Err(_) => return Err(GraphError::Connect("connecting timed out".into()).into()),
         };
-        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(connection.clone());
-        Ok(connection)
+        connection.streams.fetch_add(1, Ordering::Relaxed);
+        let claim = Claim(connection.streams.clone());
+        self.connections.lock().unwrap_or_else(|e| e.into_inner()).push(connection.clone());
+        Ok((connection, claim))
     }
 
     async fn connect(&self) -> Result<Connection, Failure> {
@@ -343,24 +370,45 @@ impl Origin {
             .await
             .map_err(|e| unreachable(e.into()))?;
         let closed = Arc::new(AtomicBool::new(false));
-        let pings = connection.ping_pong();
+        let mut pings = connection.ping_pong();
         let ended = closed.clone();
         let host = self.host.clone();
+        let (settled, settings_applied) = tokio::sync::oneshot::channel();
         // Runs until the connection ends: the server closes it, it fails, or stops answering PINGs.
         tokio::spawn(async move {
+            let pinging = async {
+                // The server's SETTINGS come before anything else it sends (RFC 9113 3.4), so
+                // once this PING is answered h2 knows how many streams a connection may carry.
+                let answered = match pings.as_mut() {
+                    Some(pings) => {
+                        matches!(
+                            tokio::time::timeout(KEEPALIVE_TIMEOUT, pings.ping(h2::Ping::opaque())).await,
+                            Ok(Ok(_))
+                        )
+                    }
+                    None => true,
+                };
+                let _ = settled.send(answered);
+                if answered {
+                    keepalive(pings).await;
+                }
+            };
             tokio::select! {
                 result = &mut connection => {
                     if let Err(e) = result {
                         tracing::debug!(graph.host = %host, error = %e, "HTTP/2 connection to Graph closed");
                     }
                 }
-                () = keepalive(pings) => {
+                () = pinging => {
                     tracing::warn!(graph.host = %host, "Graph did not answer an HTTP/2 PING in time; closing the connection");
                 }
             }
             ended.store(true, Ordering::Relaxed);
         });
-        Ok(Connection { sender, closed })
+        if settings_applied.await != Ok(true) {
+            return Err(unreachable("the server closed the connection during the HTTP/2 handshake".into()));
+        }
+        Ok(Connection { sender, closed, streams: Arc::new(AtomicUsize::new(0)) })
     }
 }
 
@@ -435,8 +483,6 @@ impl BodyReader {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicUsize;
-
     use rustls::pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -590,6 +636,60 @@ mod tests {
         let error = route.exchange(&build, 1024).await.expect_err("untrusted");
         assert!(matches!(error, GraphError::Connect(_)), "{error:?}");
         assert!(seen.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn calls_beyond_a_connections_stream_limit_open_another_connection() {
+        // An h2c server that lets each connection carry 2 streams and answers after 300 ms.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (connections, in_progress, peak) =
+            (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (counted, busy, most) = (connections.clone(), in_progress.clone(), peak.clone());
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let (busy, most) = (busy.clone(), most.clone());
+                tokio::spawn(async move {
+                    let mut connection =
+                        h2::server::Builder::new().max_concurrent_streams(2).handshake(tcp).await.unwrap();
+                    while let Some(Ok((_request, mut respond))) = connection.accept().await {
+                        let (busy, most) = (busy.clone(), most.clone());
+                        tokio::spawn(async move {
+                            most.fetch_max(busy.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(300)).await;
+                            busy.fetch_sub(1, Ordering::SeqCst);
+                            let answer = Response::builder().status(201).body(()).unwrap();
+                            let mut stream = respond.send_response(answer, false).unwrap();
+                            stream.send_data(Bytes::from_static(CREATED), true).unwrap();
+                        });
+                    }
+                });
+            }
+        });
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let tls = rustls::ClientConfig::builder()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        let transport = GraphTransport::new(reqwest::Client::new(), tls, true, &|_| None);
+        let route = transport.route(&format!("http://127.0.0.1:{port}/").parse().unwrap());
+        let at_once = |calls: usize| {
+            let mut set = tokio::task::JoinSet::new();
+            for _ in 0..calls {
+                let (route, uri) = (route.clone(), format!("http://127.0.0.1:{port}/v1.0/users/u/onlineMeetings"));
+                set.spawn(async move {
+                    let build = || Ok(Request::post(uri.as_str()).body(Bytes::from_static(b"{}")).unwrap());
+                    route.exchange(&build, 1024).await.expect("answered").status
+                });
+            }
+            set.join_all()
+        };
+        assert_eq!(at_once(6).await, vec![201; 6]);
+        assert_eq!(connections.load(Ordering::SeqCst), 3, "2 streams per connection");
+        assert_eq!(peak.load(Ordering::SeqCst), 6, "no call waited for another's stream");
+        // Done calls free their streams: the next ones reuse the connections.
+        assert_eq!(at_once(4).await, vec![201; 4]);
+        assert_eq!(connections.load(Ordering::SeqCst), 3);
     }
 
     #[test]
