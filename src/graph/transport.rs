@@ -105,8 +105,10 @@ impl GraphTransport {
         if proxied || !(https || self.prior_knowledge) {
             return Route(Way::Pooled(self.pooled.clone()));
         }
+        // An IPv6 literal is bracketed in a URL, not in a socket address or a server name.
+        let host = host.trim_start_matches('[').trim_end_matches(']');
         let tls = match https {
-            true => match ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']').to_owned()) {
+            true => match ServerName::try_from(host.to_owned()) {
                 Ok(name) => Some((self.tls.clone(), name)),
                 Err(_) => return Route(Way::Pooled(self.pooled.clone())),
             },
