@@ -4,15 +4,15 @@
 //! should cost an HTTP/2 stream, not a general-purpose client's per-request machinery (reqwest's
 //! request future, its redirect and retry layers' copies of each request, hyper-util's pool
 //! future: about 7 KB per call, BENCHMARKS.md). HTTP/2 (negotiated by ALPN over TLS, or h2c by
-//! prior knowledge to a plain-http endpoint) therefore goes over one multiplexed connection per
-//! origin, held here, on the h2 crate (hyper's HTTP/2). Everything else goes through reqwest: a
+//! prior knowledge to a plain-http endpoint) therefore goes over multiplexed connections held
+//! here per origin, on the h2 crate (hyper's HTTP/2). Everything else goes through reqwest: a
 //! plain-http endpoint without prior knowledge (HTTP/1.1), a proxy set in the environment
 //! (`HTTPS_PROXY`, `ALL_PROXY`, ...), a server that doesn't offer h2.
 //!
 //! The only retries here are the ones HTTP/2 says are safe, the same ones reqwest makes: a
 //! request that never left (the connection closed first), a stream the server refused
-//! (`REFUSED_STREAM`) and one a graceful `GOAWAY` excluded. Graph never saw those; one more try
-//! on a fresh connection. Everything else is the pipeline's business.
+//! (`REFUSED_STREAM`) and one a graceful `GOAWAY` excluded. Graph never saw those: one more try.
+//! Everything else is the pipeline's business.
 
 use std::{
     collections::HashMap,
