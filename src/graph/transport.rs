@@ -131,6 +131,19 @@ impl GraphTransport {
     }
 }
 
+#[cfg(test)]
+impl GraphTransport {
+    /// A transport that trusts no certificate and sees no proxy: for tests that reach no real
+    /// TLS server.
+    pub(crate) fn trusting_nothing(prior_knowledge: bool) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let tls = rustls::ClientConfig::builder()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        GraphTransport::new(reqwest::Client::new(), tls, prior_knowledge, &|_| None)
+    }
+}
+
 /// Whether reqwest would send requests to a URL of this scheme through a proxy it finds in the
 /// environment; those keep going through reqwest.
 fn proxy_in_environment(scheme: &str, var: &dyn Fn(&str) -> Option<String>) -> bool {
@@ -274,42 +287,37 @@ impl Origin {
             let (head, body) = build()?.into_parts();
             let mut request = Request::from_parts(head, ());
             request.headers_mut().insert(http::header::CONTENT_LENGTH, body.len().into());
-            let mut sender = connection.sender.clone();
-            // An error here means the stream was never opened: nothing left.
-            let (response, mut stream) = match sender.send_request(request, body.is_empty()) {
-                Ok(opened) => opened,
-                Err(e) if !retried => {
-                    connection.closed.store(true, Ordering::Relaxed);
-                    tracing::debug!(error = %e, "the HTTP/2 connection to Graph refused a new stream; reconnecting");
-                    retried = true;
-                    continue;
-                }
-                Err(e) => return Err(GraphError::Connect(Box::new(e)).into()),
-            };
-            let answered = match body.is_empty() {
-                true => response.await,
-                false => match stream.send_data(body, true) {
-                    Ok(()) => response.await,
-                    Err(e) => Err(e),
-                },
-            };
-            match answered {
-                Ok(response) => return Ok(read(response, max_body).await?),
+            let (error, unprocessed) = match connection.sender.clone().send_request(request, body.is_empty()) {
+                // The stream was never opened: nothing left, and this connection takes no more.
                 Err(e) => {
-                    if e.is_io() || e.is_go_away() {
+                    connection.closed.store(true, Ordering::Relaxed);
+                    (e, true)
+                }
+                Ok((response, mut stream)) => {
+                    let sent = if body.is_empty() { Ok(()) } else { stream.send_data(body, true) };
+                    let error = match sent {
+                        Ok(()) => match response.await {
+                            Ok(response) => return Ok(read(response, max_body).await?),
+                            Err(e) => e,
+                        },
+                        Err(e) => e,
+                    };
+                    if error.is_io() || error.is_go_away() {
                         connection.closed.store(true, Ordering::Relaxed);
                     }
-                    let unprocessed = never_processed(&e);
-                    if unprocessed && !retried {
-                        retried = true;
-                        continue;
-                    }
-                    return Err(Failure::Graph(match unprocessed {
-                        true => GraphError::Connect(Box::new(e)),
-                        false => GraphError::ConnectionLost(Box::new(e)),
-                    }));
+                    let unprocessed = never_processed(&error);
+                    (error, unprocessed)
                 }
+            };
+            if unprocessed && !retried {
+                tracing::debug!(error = %error, "Graph did not process the request; sending it once more");
+                retried = true;
+                continue;
             }
+            return Err(Failure::Graph(match unprocessed {
+                true => GraphError::Connect(Box::new(error)),
+                false => GraphError::ConnectionLost(Box::new(error)),
+            }));
         }
     }
 
@@ -627,11 +635,7 @@ mod tests {
     #[tokio::test]
     async fn a_certificate_the_roots_dont_vouch_for_is_refused_before_anything_is_sent() {
         let (port, _, seen) = https_server(&[b"h2"]).await;
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let empty = rustls::ClientConfig::builder()
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth();
-        let transport = GraphTransport::new(reqwest::Client::new(), empty, false, &|_| None);
+        let transport = GraphTransport::trusting_nothing(false);
         let route = transport.route(&format!("https://localhost:{port}/").parse().unwrap());
         let uri = format!("https://localhost:{port}/v1.0/users/u/onlineMeetings");
         let build = || Ok(Request::post(uri.as_str()).body(Bytes::new()).unwrap());
@@ -669,11 +673,7 @@ mod tests {
                 });
             }
         });
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let tls = rustls::ClientConfig::builder()
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth();
-        let transport = GraphTransport::new(reqwest::Client::new(), tls, true, &|_| None);
+        let transport = GraphTransport::trusting_nothing(true);
         let route = transport.route(&format!("http://127.0.0.1:{port}/").parse().unwrap());
         let at_once = |calls: usize| {
             let mut set = tokio::task::JoinSet::new();

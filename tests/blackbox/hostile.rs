@@ -166,25 +166,13 @@ async fn a_hostile_graph_never_panics_hangs_or_duplicates() {
     ];
     for (name, misbehaviour, code, reason) in cases {
         let upstream = hostile(misbehaviour).await;
-        let graph = upstream.endpoint.clone();
-        let app = spawn_app_with(EmulatorConfig::default(), |s| {
-            s.graph.endpoint = Some(graph);
-            // This upstream speaks HTTP/1.1 (reqwest's path); the HTTP/2 one is below.
-            s.graph.http2_prior_knowledge = false;
-        })
-        .await;
-        app.emulator.accept_scope_resource(&upstream.endpoint);
+        // This upstream speaks HTTP/1.1 (reqwest's path); the HTTP/2 one is below.
+        let app = spawn_app_against(&upstream.endpoint, false).await;
         // The same failure three times: whatever the first call leaves (a token in the cache,
         // pooled connections to the identity platform) stays; anything more is a leak.
         let mut tasks_after_first = None;
         for attempt in 1..=3 {
-            let mut call = tonic::Request::new(request(simple_meeting()));
-            call.set_timeout(Duration::from_secs(1));
-            let started = Instant::now();
-            let err = app.client.clone().create(call).await.expect_err(name);
-            assert!(started.elapsed() < Duration::from_secs(2), "{name}: took {:?}", started.elapsed());
-            assert_eq!(err.code(), code, "{name}: {err:?}");
-            assert_eq!(error_info(&err).0, reason, "{name}");
+            fails_in_time(&app, name, code, reason).await;
             assert_eq!(
                 upstream.requests.load(Ordering::SeqCst),
                 attempt,
@@ -192,10 +180,7 @@ async fn a_hostile_graph_never_panics_hangs_or_duplicates() {
             );
             // The service hung up on the broken upstream (the stalled one included).
             eventually(|| upstream.open.load(Ordering::SeqCst) == 0, "connections closed").await;
-            match tasks_after_first {
-                None => tasks_after_first = Some(settled_tasks().await),
-                Some(first) => tasks_back_to(first, &format!("{name}, call {attempt}")).await,
-            }
+            no_task_leaked(&mut tasks_after_first, &format!("{name}, call {attempt}")).await;
         }
         // And it still serves.
         let health = app.create(request(pb_invalid())).await.expect_err("validation still answers");
@@ -337,11 +322,37 @@ async fn answer_h2(
     }
 }
 
-async fn spawn_app_against(upstream: &str) -> TestApp {
+/// The app with `upstream` as its Graph, spoken to over HTTP/2 (h2c) or HTTP/1.1.
+async fn spawn_app_against(upstream: &str, http2: bool) -> TestApp {
     let graph = upstream.to_owned();
-    let app = spawn_app_with(EmulatorConfig::default(), |s| s.graph.endpoint = Some(graph)).await;
+    let app = spawn_app_with(EmulatorConfig::default(), |s| {
+        s.graph.endpoint = Some(graph);
+        s.graph.http2_prior_knowledge = http2;
+    })
+    .await;
     app.emulator.accept_scope_resource(upstream);
     app
+}
+
+/// One call against a broken upstream: it fails with `code` and `reason`, well within its 1 s
+/// deadline.
+async fn fails_in_time(app: &TestApp, name: &str, code: Code, reason: &str) {
+    let mut call = tonic::Request::new(request(simple_meeting()));
+    call.set_timeout(Duration::from_secs(1));
+    let started = Instant::now();
+    let err = app.client.clone().create(call).await.expect_err(name);
+    assert!(started.elapsed() < Duration::from_secs(2), "{name}: took {:?}", started.elapsed());
+    assert_eq!(err.code(), code, "{name}: {err:?}");
+    assert_eq!(error_info(&err).0, reason, "{name}");
+}
+
+/// The first call of a case sets how many tasks may stay alive; after later calls there must be
+/// no more than that.
+async fn no_task_leaked(after_first: &mut Option<usize>, what: &str) {
+    match *after_first {
+        None => *after_first = Some(settled_tasks().await),
+        Some(first) => tasks_back_to(first, what).await,
+    }
 }
 
 #[tokio::test]
@@ -365,16 +376,10 @@ async fn a_hostile_http2_graph_never_panics_hangs_or_duplicates() {
     for (name, misbehaviour, code, reason) in cases {
         let stalls = matches!(misbehaviour, H2Misbehaviour::StallMidBody);
         let upstream = hostile_h2(misbehaviour).await;
-        let app = spawn_app_against(&upstream.endpoint).await;
+        let app = spawn_app_against(&upstream.endpoint, true).await;
         let mut tasks_after_first = None;
         for attempt in 1..=3 {
-            let mut call = tonic::Request::new(request(simple_meeting()));
-            call.set_timeout(Duration::from_secs(1));
-            let started = Instant::now();
-            let err = app.client.clone().create(call).await.expect_err(name);
-            assert!(started.elapsed() < Duration::from_secs(2), "{name}: took {:?}", started.elapsed());
-            assert_eq!(err.code(), code, "{name}: {err:?}");
-            assert_eq!(error_info(&err).0, reason, "{name}");
+            fails_in_time(&app, name, code, reason).await;
             assert_eq!(
                 upstream.requests.load(Ordering::SeqCst),
                 attempt,
@@ -384,10 +389,7 @@ async fn a_hostile_http2_graph_never_panics_hangs_or_duplicates() {
                 // The service gave up on the stream: it told the server so.
                 eventually(|| upstream.cancelled.load(Ordering::SeqCst) == attempt, "the stream reset").await;
             }
-            match tasks_after_first {
-                None => tasks_after_first = Some(settled_tasks().await),
-                Some(first) => tasks_back_to(first, &format!("{name}, call {attempt}")).await,
-            }
+            no_task_leaked(&mut tasks_after_first, &format!("{name}, call {attempt}")).await;
         }
         let health = app.create(request(pb_invalid())).await.expect_err("validation still answers");
         assert_eq!(health.code(), Code::InvalidArgument);
@@ -398,14 +400,14 @@ async fn a_hostile_http2_graph_never_panics_hangs_or_duplicates() {
 async fn what_http2_says_was_never_processed_is_sent_again_once() {
     // REFUSED_STREAM: the server says it did not process the stream (RFC 9113 8.7).
     let refusing = hostile_h2(H2Misbehaviour::RefuseFirst).await;
-    let app = spawn_app_against(&refusing.endpoint).await;
+    let app = spawn_app_against(&refusing.endpoint, true).await;
     let created = app.create(request(simple_meeting())).await.expect("sent again on a new stream");
     assert_eq!(created.meeting.unwrap().id(), "h2-meeting");
     assert_eq!(refusing.requests.load(Ordering::SeqCst), 2, "the refused request and its one retry");
 
     // A graceful GOAWAY that excludes every stream: the request goes again on a new connection.
     let leaving = hostile_h2(H2Misbehaviour::GoAwayFirst).await;
-    let app = spawn_app_against(&leaving.endpoint).await;
+    let app = spawn_app_against(&leaving.endpoint, true).await;
     app.create(request(simple_meeting())).await.expect("sent on a new connection");
     assert_eq!(leaving.connections.load(Ordering::SeqCst), 2);
     assert_eq!(leaving.requests.load(Ordering::SeqCst), 1, "only the second connection saw it");
