@@ -168,23 +168,11 @@ async fn a_hostile_graph_never_panics_hangs_or_duplicates() {
         let upstream = hostile(misbehaviour).await;
         // This upstream speaks HTTP/1.1 (reqwest's path); the HTTP/2 one is below.
         let app = spawn_app_against(&upstream.endpoint, false).await;
-        // The same failure three times: whatever the first call leaves (a token in the cache,
-        // pooled connections to the identity platform) stays; anything more is a leak.
-        let mut tasks_after_first = None;
-        for attempt in 1..=3 {
-            fails_in_time(&app, name, code, reason).await;
-            assert_eq!(
-                upstream.requests.load(Ordering::SeqCst),
-                attempt,
-                "{name}: a create that may have been processed was sent again"
-            );
+        fails_three_times_alone(&app, (name, code, reason), &upstream.requests, |_| async {
             // The service hung up on the broken upstream (the stalled one included).
             eventually(|| upstream.open.load(Ordering::SeqCst) == 0, "connections closed").await;
-            no_task_leaked(&mut tasks_after_first, &format!("{name}, call {attempt}")).await;
-        }
-        // And it still serves.
-        let health = app.create(request(pb_invalid())).await.expect_err("validation still answers");
-        assert_eq!(health.code(), Code::InvalidArgument);
+        })
+        .await;
     }
 }
 
@@ -334,25 +322,39 @@ async fn spawn_app_against(upstream: &str, http2: bool) -> TestApp {
     app
 }
 
-/// One call against a broken upstream: it fails with `code` and `reason`, well within its 1 s
-/// deadline.
-async fn fails_in_time(app: &TestApp, name: &str, code: Code, reason: &str) {
-    let mut call = tonic::Request::new(request(simple_meeting()));
-    call.set_timeout(Duration::from_secs(1));
-    let started = Instant::now();
-    let err = app.client.clone().create(call).await.expect_err(name);
-    assert!(started.elapsed() < Duration::from_secs(2), "{name}: took {:?}", started.elapsed());
-    assert_eq!(err.code(), code, "{name}: {err:?}");
-    assert_eq!(error_info(&err).0, reason, "{name}");
-}
-
-/// The first call of a case sets how many tasks may stay alive; after later calls there must be
-/// no more than that.
-async fn no_task_leaked(after_first: &mut Option<usize>, what: &str) {
-    match *after_first {
-        None => *after_first = Some(settled_tasks().await),
-        Some(first) => tasks_back_to(first, what).await,
+/// The same failure three times, each call failing with `code` and `reason` well within its 1 s
+/// deadline and sent to the upstream (counted by `requests`) once. `let_go` waits until the
+/// service let go of the upstream after a call. Whatever the first call leaves (a token in the
+/// cache, pooled connections to the identity platform) stays; any more alive tasks are a leak.
+/// Then the service still serves.
+async fn fails_three_times_alone<F: std::future::Future<Output = ()>>(
+    app: &TestApp,
+    (name, code, reason): (&str, Code, &str),
+    requests: &AtomicUsize,
+    mut let_go: impl FnMut(usize) -> F,
+) {
+    let mut tasks_after_first = None;
+    for attempt in 1..=3 {
+        let mut call = tonic::Request::new(request(simple_meeting()));
+        call.set_timeout(Duration::from_secs(1));
+        let started = Instant::now();
+        let err = app.client.clone().create(call).await.expect_err(name);
+        assert!(started.elapsed() < Duration::from_secs(2), "{name}: took {:?}", started.elapsed());
+        assert_eq!(err.code(), code, "{name}: {err:?}");
+        assert_eq!(error_info(&err).0, reason, "{name}");
+        assert_eq!(
+            requests.load(Ordering::SeqCst),
+            attempt,
+            "{name}: a create that may have been processed was sent again"
+        );
+        let_go(attempt).await;
+        match tasks_after_first {
+            None => tasks_after_first = Some(settled_tasks().await),
+            Some(first) => tasks_back_to(first, &format!("{name}, call {attempt}")).await,
+        }
     }
+    let health = app.create(request(pb_invalid())).await.expect_err("validation still answers");
+    assert_eq!(health.code(), Code::InvalidArgument);
 }
 
 #[tokio::test]
@@ -377,22 +379,16 @@ async fn a_hostile_http2_graph_never_panics_hangs_or_duplicates() {
         let stalls = matches!(misbehaviour, H2Misbehaviour::StallMidBody);
         let upstream = hostile_h2(misbehaviour).await;
         let app = spawn_app_against(&upstream.endpoint, true).await;
-        let mut tasks_after_first = None;
-        for attempt in 1..=3 {
-            fails_in_time(&app, name, code, reason).await;
-            assert_eq!(
-                upstream.requests.load(Ordering::SeqCst),
-                attempt,
-                "{name}: a create that may have been processed was sent again"
-            );
-            if stalls {
-                // The service gave up on the stream: it told the server so.
-                eventually(|| upstream.cancelled.load(Ordering::SeqCst) == attempt, "the stream reset").await;
+        fails_three_times_alone(&app, (name, code, reason), &upstream.requests, |attempt| {
+            let cancelled = &upstream.cancelled;
+            async move {
+                if stalls {
+                    // The service gave up on the stream: it told the server so.
+                    eventually(|| cancelled.load(Ordering::SeqCst) == attempt, "the stream reset").await;
+                }
             }
-            no_task_leaked(&mut tasks_after_first, &format!("{name}, call {attempt}")).await;
-        }
-        let health = app.create(request(pb_invalid())).await.expect_err("validation still answers");
-        assert_eq!(health.code(), Code::InvalidArgument);
+        })
+        .await;
     }
 }
 
