@@ -1,6 +1,9 @@
-//! The service's configuration: one typed tree loaded from a TOML file and `MEETING_SERVICE__*`
-//! environment variables (e.g. `MEETING_SERVICE__SERVER__LISTEN`), validated at start-up so that
-//! a mistake stops the process with a message naming the key instead of failing a request later.
+//! The service's configuration schema: one typed tree read from a TOML file and
+//! `MEETING_SERVICE__*` environment variables (e.g. `MEETING_SERVICE__SERVER__LISTEN`), with the
+//! checks that need no I/O (ranges, URLs, exactly one credential per tenant), so that a mistake
+//! stops the process with a message naming the key. This module only describes; the files it
+//! names (secrets, certificates, JWKS, TLS) are read once, when `server::App::build` and the
+//! reloader turn the settings into the objects that serve (`tenants`, `auth`, `tls`).
 
 use std::{
     fmt,
@@ -9,20 +12,17 @@ use std::{
     time::Duration,
 };
 
-use secrecy::SecretString;
-use std::sync::Arc;
-use tokio::sync::Semaphore;
-
 use figment::{
     providers::{Env, Format, Serialized, Toml},
     Figment,
 };
-use reqwest::Url;
 use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+use url::Url;
 
 use crate::{
     domain::TenantId,
-    identity::{ClientCertificate, CredentialSource},
+    graph::{ApiVersion, Cloud},
 };
 
 /// Prefix of the environment variables that override configuration keys.
@@ -91,55 +91,6 @@ impl Default for ServerSettings {
             max_concurrent_streams: 4096,
             max_connections: 10_000,
             tls: None,
-        }
-    }
-}
-
-/// Microsoft's national clouds: each has its own Graph endpoint and authority host, and tokens
-/// of one are not valid in another.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum Cloud {
-    #[default]
-    Global,
-    Usgov,
-    UsgovDod,
-    China,
-}
-
-impl Cloud {
-    pub fn graph_endpoint(self) -> &'static str {
-        match self {
-            Cloud::Global => "https://graph.microsoft.com",
-            Cloud::Usgov => "https://graph.microsoft.us",
-            Cloud::UsgovDod => "https://dod-graph.microsoft.us",
-            Cloud::China => "https://microsoftgraph.chinacloudapi.cn",
-        }
-    }
-
-    pub fn authority_host(self) -> &'static str {
-        match self {
-            Cloud::Global => "https://login.microsoftonline.com",
-            Cloud::Usgov | Cloud::UsgovDod => "https://login.microsoftonline.us",
-            Cloud::China => "https://login.chinacloudapi.cn",
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-pub enum ApiVersion {
-    #[default]
-    #[serde(rename = "v1.0")]
-    V1,
-    #[serde(rename = "beta")]
-    Beta,
-}
-
-impl ApiVersion {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ApiVersion::V1 => "v1.0",
-            ApiVersion::Beta => "beta",
         }
     }
 }
@@ -371,6 +322,55 @@ pub struct TenantSettings {
     pub federated_token_file: Option<PathBuf>,
 }
 
+impl TenantSettings {
+    /// What can be checked without reading a file or variable: the ids (with workload identity
+    /// they may come from `AZURE_*` variables instead), exactly one credential, and options that
+    /// belong to another credential.
+    pub fn check(&self, index: usize) -> Result<(), ConfigError> {
+        let key = |name: &str| format!("tenants[{index}].{name}");
+        let workload_identity = self.workload_identity == Some(true);
+        if !(self.tenant_id.is_empty() && workload_identity) {
+            TenantId::parse(&key("tenant_id"), &self.tenant_id)
+                .map_err(|v| ConfigError::invalid(v.field, v.description))?;
+        }
+        if !(self.client_id.is_empty() && workload_identity) {
+            TenantId::parse(&key("client_id"), &self.client_id)
+                .map_err(|v| ConfigError::invalid(v.field, "must be the application (client) id, a GUID"))?;
+        }
+        let credentials = [
+            self.client_secret_file.is_some(),
+            self.client_secret_env.is_some(),
+            self.certificate_file.is_some(),
+            workload_identity,
+        ];
+        match credentials.iter().filter(|set| **set).count() {
+            1 => {}
+            0 => {
+                return Err(ConfigError::invalid(
+                    format!("tenants[{index}]"),
+                    "needs one credential: client_secret_file, client_secret_env, certificate_file or workload_identity = true",
+                ))
+            }
+            _ => {
+                return Err(ConfigError::invalid(
+                    format!("tenants[{index}]"),
+                    "has more than one credential: set only one of client_secret_file, client_secret_env, certificate_file, workload_identity",
+                ))
+            }
+        }
+        if self.federated_token_file.is_some() && !workload_identity {
+            return Err(ConfigError::invalid(
+                key("federated_token_file"),
+                "applies only with workload_identity = true",
+            ));
+        }
+        if self.send_certificate_chain.is_some() && self.certificate_file.is_none() {
+            return Err(ConfigError::invalid(key("send_certificate_chain"), "applies only with certificate_file"));
+        }
+        Ok(())
+    }
+}
+
 // Holds only paths and variable names, but keep the habit: no secret-bearing type prints itself.
 impl fmt::Debug for TenantSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -384,25 +384,6 @@ impl fmt::Debug for TenantSettings {
             .field("cloud", &self.cloud)
             .field("authority_host", &self.authority_host)
             .finish()
-    }
-}
-
-/// A tenant entry with every default applied and its credential loaded.
-#[derive(Clone, Debug)]
-pub struct ResolvedTenant {
-    pub tenant_id: TenantId,
-    pub client_id: String,
-    pub cloud: Cloud,
-    pub graph_endpoint: Url,
-    pub authority_host: Url,
-    pub credential: CredentialSource,
-}
-
-fn read_secret_file(key: &str, path: &Path) -> Result<SecretString, ConfigError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) if !text.trim().is_empty() => Ok(SecretString::from(text.trim().to_owned())),
-        Ok(_) => Err(ConfigError::invalid(key, format!("{} is empty", path.display()))),
-        Err(e) => Err(ConfigError::invalid(key, format!("cannot read {}: {e}", path.display()))),
     }
 }
 
@@ -422,7 +403,7 @@ impl From<figment::Error> for ConfigError {
 }
 
 impl ConfigError {
-    fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
         ConfigError::Invalid { key: key.into(), message: message.into() }
     }
 }
@@ -443,8 +424,8 @@ impl Settings {
         Ok(settings)
     }
 
-    /// Checks what types alone cannot: URLs, ranges, exactly one credential per tenant, that
-    /// secret files and variables exist.
+    /// Checks what types alone cannot, without reading any file: URLs, ranges, exactly one
+    /// credential per tenant.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.server.default_deadline.is_zero() {
             return Err(ConfigError::invalid("server.default_deadline", "must be greater than zero"));
@@ -475,9 +456,6 @@ impl Settings {
         if self.identity.max_cached_tenants == 0 {
             return Err(ConfigError::invalid("identity.max_cached_tenants", "must be at least 1"));
         }
-        if let Some(tls) = &self.server.tls {
-            crate::tls::load(tls).map_err(|e| ConfigError::invalid("server.tls", e.to_string()))?;
-        }
         for (i, issuer) in self.auth.jwt_issuers.iter().enumerate() {
             let key = |name: &str| format!("auth.jwt_issuers[{i}].{name}");
             if issuer.audiences.is_empty() {
@@ -507,7 +485,6 @@ impl Settings {
                 }
             }
         }
-        crate::auth::Authenticator::new(&self.auth).map_err(|e| ConfigError::invalid("auth", e))?;
         if let Some(endpoint) = &self.telemetry.otlp_endpoint {
             Url::parse(endpoint).map_err(|e| {
                 ConfigError::invalid("telemetry.otlp_endpoint", format!("`{endpoint}` is not a URL: {e}"))
@@ -528,124 +505,15 @@ impl Settings {
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.filter) {
             return Err(ConfigError::invalid("log.filter", e.to_string()));
         }
-        self.resolve_tenants(&|name| std::env::var(name).ok())?;
-        Ok(())
-    }
-
-    /// Every tenant with its defaults applied (clouds, workload-identity variables) and its
-    /// credential read and checked. `env` reads the process environment (tests pass their own).
-    pub fn resolve_tenants(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<ResolvedTenant>, ConfigError> {
         let mut seen = std::collections::HashSet::new();
-        let mut resolved = Vec::with_capacity(self.tenants.len());
         for (i, tenant) in self.tenants.iter().enumerate() {
-            let key = |name: &str| format!("tenants[{i}].{name}");
-            let workload_identity = tenant.workload_identity == Some(true);
-            let from_env = |value: &str, variable: &str| {
-                if value.is_empty() && workload_identity {
-                    env(variable).unwrap_or_default()
-                } else {
-                    value.to_owned()
-                }
-            };
-            let tenant_id = from_env(&tenant.tenant_id, "AZURE_TENANT_ID");
-            let id = TenantId::parse(&key("tenant_id"), &tenant_id)
-                .map_err(|v| ConfigError::invalid(v.field, v.description))?;
-            if !seen.insert(id) {
-                return Err(ConfigError::invalid(key("tenant_id"), format!("tenant {id} is configured twice")));
+            tenant.check(i)?;
+            if !tenant.tenant_id.is_empty() && !seen.insert(tenant.tenant_id.to_ascii_lowercase()) {
+                let message = format!("tenant {} is configured twice", tenant.tenant_id);
+                return Err(ConfigError::invalid(format!("tenants[{i}].tenant_id"), message));
             }
-            let client_id = from_env(&tenant.client_id, "AZURE_CLIENT_ID");
-            TenantId::parse(&key("client_id"), &client_id)
-                .map_err(|v| ConfigError::invalid(v.field, "must be the application (client) id, a GUID"))?;
-
-            let credentials = [
-                tenant.client_secret_file.is_some(),
-                tenant.client_secret_env.is_some(),
-                tenant.certificate_file.is_some(),
-                workload_identity,
-            ];
-            match credentials.iter().filter(|set| **set).count() {
-                1 => {}
-                0 => {
-                    return Err(ConfigError::invalid(
-                        format!("tenants[{i}]"),
-                        "needs one credential: client_secret_file, client_secret_env, certificate_file or workload_identity = true",
-                    ))
-                }
-                _ => {
-                    return Err(ConfigError::invalid(
-                        format!("tenants[{i}]"),
-                        "has more than one credential: set only one of client_secret_file, client_secret_env, certificate_file, workload_identity",
-                    ))
-                }
-            }
-            if tenant.federated_token_file.is_some() && !workload_identity {
-                return Err(ConfigError::invalid(
-                    key("federated_token_file"),
-                    "applies only with workload_identity = true",
-                ));
-            }
-            if tenant.send_certificate_chain.is_some() && tenant.certificate_file.is_none() {
-                return Err(ConfigError::invalid(key("send_certificate_chain"), "applies only with certificate_file"));
-            }
-            let credential = if let Some(path) = &tenant.client_secret_file {
-                CredentialSource::SecretFile {
-                    path: path.clone(),
-                    secret: read_secret_file(&key("client_secret_file"), path)?,
-                }
-            } else if let Some(variable) = &tenant.client_secret_env {
-                match env(variable).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
-                    Some(value) => CredentialSource::SecretEnv { variable: variable.clone(), secret: value.into() },
-                    None => {
-                        return Err(ConfigError::invalid(
-                            key("client_secret_env"),
-                            format!("environment variable {variable} is not set or empty"),
-                        ))
-                    }
-                }
-            } else if let Some(path) = &tenant.certificate_file {
-                let certificate = ClientCertificate::load(path, tenant.send_certificate_chain.unwrap_or(false))
-                    .map_err(|e| ConfigError::invalid(key("certificate_file"), format!("{}: {e}", path.display())))?;
-                CredentialSource::Certificate { path: path.clone(), certificate: Arc::new(certificate) }
-            } else {
-                let configured = tenant.federated_token_file.as_ref().map(|p| p.display().to_string());
-                let path = configured.or_else(|| env("AZURE_FEDERATED_TOKEN_FILE")).filter(|p| !p.is_empty()).ok_or_else(|| {
-                    ConfigError::invalid(
-                        key("workload_identity"),
-                        "AZURE_FEDERATED_TOKEN_FILE is not set (is the pod labelled azure.workload.identity/use: \"true\"?)",
-                    )
-                })?;
-                let path = PathBuf::from(path);
-                read_secret_file(&key("workload_identity"), &path)?;
-                CredentialSource::WorkloadIdentity { token_file: path }
-            };
-
-            let cloud = tenant.cloud.unwrap_or(self.graph.cloud);
-            let graph_endpoint = match tenant.cloud {
-                Some(cloud) => endpoint_url(&key("cloud"), None, cloud.graph_endpoint())?,
-                None => self.graph_endpoint()?,
-            };
-            let authority_override = tenant.authority_host.clone().or_else(|| {
-                if workload_identity {
-                    env("AZURE_AUTHORITY_HOST").filter(|h| !h.is_empty())
-                } else {
-                    None
-                }
-            });
-            let authority_host = match (authority_override, tenant.cloud) {
-                (Some(host), _) => endpoint_url(&key("authority_host"), Some(&host), "")?,
-                (None, Some(cloud)) => endpoint_url(&key("cloud"), None, cloud.authority_host())?,
-                (None, None) => self.authority_host()?,
-            };
-            resolved.push(ResolvedTenant {
-                tenant_id: id,
-                client_id,
-                cloud,
-                graph_endpoint,
-                authority_host,
-                credential,
-            });
         }
-        Ok(resolved)
+        Ok(())
     }
 
     /// The Graph endpoint: `graph.endpoint` when set, else the cloud's.
@@ -665,7 +533,7 @@ impl Settings {
 
 /// An endpoint is a bare origin; plain http only reaches loopback, so a typo can't send tokens
 /// over the network in clear text.
-fn endpoint_url(key: &str, value: Option<&str>, default: &str) -> Result<Url, ConfigError> {
+pub fn endpoint_url(key: &str, value: Option<&str>, default: &str) -> Result<Url, ConfigError> {
     let raw = value.unwrap_or(default);
     let url = Url::parse(raw).map_err(|e| ConfigError::invalid(key, format!("`{raw}` is not a URL: {e}")))?;
     let host = url.host_str().unwrap_or_default();
@@ -752,17 +620,21 @@ mod tests {
             with(&|s| s.tenants[0].client_secret_file = Some("/nonexistent".into())).as_deref(),
             Some("tenants[0]")
         );
-        assert_eq!(
-            with(&|s| s.tenants[0].client_secret_env = Some("MEETING_SERVICE_TEST_UNSET_VARIABLE".into())).as_deref(),
-            Some("tenants[0].client_secret_env")
-        );
+        // Files and variables are read when the tenants are loaded, not here.
         assert_eq!(
             with(&|s| {
                 s.tenants[0].client_secret_env = None;
                 s.tenants[0].client_secret_file = Some("/nonexistent/secret".into());
-            })
-            .as_deref(),
-            Some("tenants[0].client_secret_file")
+            }),
+            None
+        );
+        assert_eq!(
+            with(&|s| s.tenants[0].client_secret_env = Some("MEETING_SERVICE_TEST_UNSET_VARIABLE".into())),
+            None
+        );
+        assert_eq!(
+            with(&|s| s.tenants[0].send_certificate_chain = Some(true)).as_deref(),
+            Some("tenants[0].send_certificate_chain")
         );
     }
 
@@ -778,80 +650,6 @@ mod tests {
             assert_eq!(s.graph_endpoint().unwrap().as_str(), graph);
             assert_eq!(s.authority_host().unwrap().as_str(), login);
         }
-    }
-
-    #[test]
-    fn tenants_resolve_clouds_and_workload_identity_defaults() {
-        let token_file = std::env::temp_dir().join(format!("meeting-service-wi-{}", std::process::id()));
-        std::fs::write(&token_file, "eyJfederated").unwrap();
-        let token_path = token_file.display().to_string();
-        let env = |name: &str| match name {
-            "AZURE_TENANT_ID" => Some("11111111-2222-4333-8444-555555555555".to_owned()),
-            "AZURE_CLIENT_ID" => Some("66666666-7777-4888-9999-000000000000".to_owned()),
-            "AZURE_AUTHORITY_HOST" => Some("https://login.microsoftonline.com/".to_owned()),
-            "AZURE_FEDERATED_TOKEN_FILE" => Some(token_path.clone()),
-            "SECRET" | "PATH" => Some(" s3cr3t\n".to_owned()),
-            _ => None,
-        };
-        let settings = Settings {
-            graph: GraphSettings { cloud: Cloud::Usgov, ..Default::default() },
-            tenants: vec![
-                TenantSettings { client_secret_env: Some("SECRET".into()), ..tenant() },
-                TenantSettings { workload_identity: Some(true), cloud: Some(Cloud::Global), ..Default::default() },
-                TenantSettings {
-                    tenant_id: "99999999-8888-4777-8666-555555555555".into(),
-                    cloud: Some(Cloud::UsgovDod),
-                    ..tenant()
-                },
-                TenantSettings {
-                    tenant_id: "12345678-8888-4777-8666-555555555555".into(),
-                    cloud: Some(Cloud::China),
-                    ..tenant()
-                },
-            ],
-            ..Default::default()
-        };
-        let resolved = settings.resolve_tenants(&|n| env(n)).unwrap();
-        let urls =
-            |i: usize| (resolved[i].graph_endpoint.as_str().to_owned(), resolved[i].authority_host.as_str().to_owned());
-        assert_eq!(urls(0), ("https://graph.microsoft.us/".into(), "https://login.microsoftonline.us/".into()));
-        assert_eq!(urls(1), ("https://graph.microsoft.com/".into(), "https://login.microsoftonline.com/".into()));
-        assert_eq!(urls(2), ("https://dod-graph.microsoft.us/".into(), "https://login.microsoftonline.us/".into()));
-        assert_eq!(
-            urls(3),
-            ("https://microsoftgraph.chinacloudapi.cn/".into(), "https://login.chinacloudapi.cn/".into())
-        );
-        assert_eq!(resolved[1].tenant_id.to_string(), "11111111-2222-4333-8444-555555555555");
-        assert_eq!(resolved[1].client_id, "66666666-7777-4888-9999-000000000000");
-        assert!(
-            matches!(&resolved[1].credential, CredentialSource::WorkloadIdentity { token_file: p } if *p == token_file)
-        );
-        assert_eq!(resolved[0].credential.kind(), "client_secret_env");
-        assert!(!format!("{:?}", resolved[0]).contains("s3cr3t"));
-
-        let no_token_file = |n: &str| if n == "AZURE_FEDERATED_TOKEN_FILE" { None } else { env(n) };
-        let err = settings.resolve_tenants(&no_token_file).unwrap_err().to_string();
-        assert!(err.contains("tenants[1].workload_identity") && err.contains("AZURE_FEDERATED_TOKEN_FILE"), "{err}");
-        std::fs::remove_file(&token_file).ok();
-    }
-
-    #[test]
-    fn certificate_files_are_checked_at_start_up() {
-        let fixture = |name: &str| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
-        let with_cert = |name: &str| Settings {
-            tenants: vec![TenantSettings {
-                client_secret_env: None,
-                certificate_file: Some(fixture(name)),
-                send_certificate_chain: Some(true),
-                ..tenant()
-            }],
-            ..Default::default()
-        };
-        let resolved = with_cert("client-certificate.pem").resolve_tenants(&|_| None).unwrap();
-        assert_eq!(resolved[0].credential.kind(), "certificate_file");
-        assert!(!format!("{:?}", resolved[0].credential).contains("PRIVATE KEY"));
-        let err = with_cert("ec-certificate.pem").resolve_tenants(&|_| None).unwrap_err().to_string();
-        assert!(err.contains("tenants[0].certificate_file") && err.contains("not RSA"), "{err}");
     }
 
     #[test]

@@ -42,3 +42,13 @@ pub enum Error {
     #[error(transparent)]
     Refused(#[from] Refusal),
 }
+
+impl Error {
+    /// Graph's `request-id` when Graph answered, for the audit trail and support cases.
+    pub fn graph_request_id(&self) -> Option<&str> {
+        match self {
+            Error::Graph { source } => source.request_id(),
+            _ => None,
+        }
+    }
+}

@@ -3,14 +3,17 @@
 //! retry logic of their own.
 //!
 //! # Layout (in the order a request flows)
-//! - [`auth`]: caller identity (mTLS, JWT) and the caller policy
-//! - [`grpc`]: the gRPC boundary (generated code, proto <-> domain, the error -> status table)
+//! - [`grpc`]: the gRPC boundary (generated code, the call's plumbing, proto <-> domain, the
+//!   error -> status table)
+//! - [`access`]: authenticate the caller ([`auth`]: mTLS, JWT, the caller policy), authorize it
+//!   for the tenant and organizer, resolve the tenant ([`tenants`])
 //! - [`domain`]: validated identifiers, the meeting model, validation
-//! - [`pipeline`]: authorize -> admit ([`limits`]) -> token -> Graph, with the retry rules
+//! - [`pipeline`]: admit ([`limits`]) -> token -> Graph, with the retry rules
 //! - [`identity`]: credentials, the token endpoint client, the per-tenant token cache
 //! - [`graph`]: Graph's URLs, headers and JSON; one HTTP exchange
 //! - [`error`]: the crate error every outcome is mapped from
-//! - [`config`], [`telemetry`], [`server`], [`cli`], [`dev`]: start-up and serving
+//! - [`config`]: the configuration schema (no I/O); [`server`] turns it into what serves
+//! - [`telemetry`], [`cli`], [`dev`]: start-up and serving
 //! - [`reload`]: credential and configuration rotation without restart
 //! - [`connections`]: the cap on open server connections
 //! - [`tls`]: TLS and mTLS for the server, reloaded when the certificates change
@@ -18,6 +21,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -34,6 +38,7 @@ pub mod pipeline;
 pub mod reload;
 pub mod server;
 pub mod telemetry;
+pub mod tenants;
 pub mod tls;
 
 #[cfg(test)]

@@ -62,7 +62,7 @@ async fn run(cli: Cli) -> ExitCode {
     if settings.tenants.is_empty() {
         tracing::warn!("no [[tenants]] configured: every Create will be refused");
     }
-    if settings.auth.mode == meeting_service::config::AuthMode::Policy {
+    if settings.auth.mode == meeting_service::config::AuthMode::Policy && settings.auth.policies.is_empty() {
         tracing::warn!(
             "auth.mode is not \"none\" and no caller policy is configured: every Create is refused (fail closed)"
         );

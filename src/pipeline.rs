@@ -1,4 +1,4 @@
-//! The flow of one Create after validation: authorize the tenant -> token (cache) -> Graph,
+//! The flow of one Create after authorization and validation: admit -> token (cache) -> Graph,
 //! retrying only what cannot duplicate a meeting:
 //! - 429 and 503 (Graph did not process the request) and connection failures before sending,
 //!   honoring `Retry-After`, with jittered exponential backoff, while the deadline leaves room;
@@ -7,7 +7,6 @@
 //!   idempotent (createOrGet returns the meeting a lost attempt may have created).
 
 use std::{
-    collections::HashMap,
     sync::{
         atomic::{AtomicU32, Ordering},
         Arc,
@@ -15,7 +14,6 @@ use std::{
     time::Duration,
 };
 
-use arc_swap::ArcSwap;
 use backon::{ExponentialBuilder, Retryable};
 use bytes::Bytes;
 use opentelemetry::KeyValue;
@@ -23,26 +21,15 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::{
-    auth::{Authenticator, Caller},
-    config::Cloud,
-    domain::{self, AcceptLanguage, CreateMeeting, MeetingCreated, TenantId, UserId, ValidationError},
+    auth::Caller,
+    domain::{AcceptLanguage, CreateMeeting, MeetingCreated, TenantId, UserId},
     error::Error,
     graph::{CreateOutcome, GraphClient, GraphError, GraphRequest},
     identity::{AccessToken, TenantCredential, TokenProvider, TokenSource},
     limits::{Limits, Outcome},
     telemetry,
+    tenants::Tenant,
 };
-
-/// A configured tenant: its credential, its Graph endpoint, its cloud.
-#[derive(Debug)]
-pub struct Tenant {
-    pub credential: Arc<TenantCredential>,
-    pub graph: GraphClient,
-    pub cloud: Cloud,
-}
-
-/// The configured tenants, replaced as a whole when configuration or credentials change.
-pub type Tenants = HashMap<TenantId, Arc<Tenant>>;
 
 /// Below this much time left, another attempt could not finish: give up and report.
 const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(50);
@@ -67,10 +54,8 @@ impl GraphCall {
 }
 
 pub struct Pipeline {
-    tenants: ArcSwap<Tenants>,
     limits: Limits,
     tokens: TokenProvider,
-    auth: Arc<Authenticator>,
     retry: ExponentialBuilder,
 }
 
@@ -84,46 +69,30 @@ pub struct CallContext {
 }
 
 impl Pipeline {
-    pub fn new(
-        tenants: Tenants,
-        tokens: TokenProvider,
-        limits: Limits,
-        auth: Arc<Authenticator>,
-        max_retries: usize,
-    ) -> Self {
+    pub fn new(tokens: TokenProvider, limits: Limits, max_retries: usize) -> Self {
         let retry = ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(250))
             .with_max_delay(Duration::from_secs(8))
             .with_factor(2.0)
             .with_max_times(max_retries)
             .with_jitter();
-        Pipeline { tenants: ArcSwap::from_pointee(tenants), limits, tokens, auth, retry }
+        Pipeline { limits, tokens, retry }
     }
 
     pub fn tokens(&self) -> &TokenProvider {
         &self.tokens
     }
 
-    pub fn tenants(&self) -> Arc<Tenants> {
-        self.tenants.load_full()
-    }
-
-    /// Swaps in a new set of tenants; calls in flight finish with the tenant they started with.
-    pub fn replace_tenants(&self, tenants: Tenants) {
-        self.tenants.store(Arc::new(tenants));
-    }
-
-    pub async fn create(&self, ctx: &CallContext, command: CreateMeeting) -> Result<MeetingCreated, Error> {
-        let tenant = self.authorize(&ctx.caller, &command)?;
-        if matches!(tenant.cloud, Cloud::Usgov | Cloud::UsgovDod) {
-            let violations = domain::unsupported_in_us_government(&command.meeting);
-            if !violations.is_empty() {
-                return Err(ValidationError::from(violations).into());
-            }
-        }
+    /// Creates the meeting of an authorized, validated command in `tenant`.
+    pub async fn create(
+        &self,
+        ctx: &CallContext,
+        tenant: &Tenant,
+        command: CreateMeeting,
+    ) -> Result<MeetingCreated, Error> {
         let _admission = self.limits.admit(command.tenant).map_err(Error::Refused)?;
         let call = GraphCall::new(command);
-        let result = self.run(ctx, &tenant, &call).await;
+        let result = self.run(ctx, tenant, &call).await;
         self.limits.record(call.tenant, graph_health(&result));
         result
     }
@@ -157,15 +126,6 @@ impl Pipeline {
             })
             .await?;
         Ok(MeetingCreated { meeting: outcome.meeting, created: outcome.created, graph_request_id: outcome.request_id })
-    }
-
-    /// The caller must be allowed for the tenant and organizer, and the tenant configured; the
-    /// two refusals are one error, so that callers cannot enumerate tenants.
-    fn authorize(&self, caller: &Caller, command: &CreateMeeting) -> Result<Arc<Tenant>, Error> {
-        if !self.auth.permits(caller, &command.tenant, &command.organizer) {
-            return Err(Error::NotPermitted);
-        }
-        self.tenants.load().get(&command.tenant).cloned().ok_or(Error::NotPermitted)
     }
 
     async fn attempt(

@@ -17,10 +17,10 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
 use crate::{
-    config::{ApiVersion, ConfigError, ResolvedTenant, Settings},
-    graph::{GraphClient, GraphTransport},
-    identity::TenantCredential,
-    pipeline::{Pipeline, Tenant, Tenants},
+    config::{ConfigError, Settings},
+    graph::GraphTransport,
+    pipeline::Pipeline,
+    tenants::{self, TenantRegistry},
 };
 
 /// Changes arrive in bursts (a symlink swap is several events): wait for quiet.
@@ -44,27 +44,6 @@ impl SettingsSource {
     }
 }
 
-/// Builds the tenant registry from resolved configuration.
-pub fn build_tenants(
-    graph: &GraphTransport,
-    api_version: ApiVersion,
-    resolved: Vec<ResolvedTenant>,
-) -> Result<Tenants, ConfigError> {
-    resolved
-        .into_iter()
-        .map(|t| {
-            let credential =
-                TenantCredential::new(t.tenant_id, t.client_id, &t.authority_host, &t.graph_endpoint, t.credential)
-                    .map_err(|e| ConfigError::Invalid {
-                        key: "identity.authority_host".into(),
-                        message: e.to_string(),
-                    })?;
-            let graph = GraphClient::new(graph, &t.graph_endpoint, api_version);
-            Ok((t.tenant_id, Arc::new(Tenant { credential: Arc::new(credential), graph, cloud: t.cloud })))
-        })
-        .collect()
-}
-
 /// What a reload changed.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct ReloadSummary {
@@ -75,28 +54,27 @@ pub struct ReloadSummary {
 
 pub struct Reloader {
     source: SettingsSource,
+    tenants: Arc<TenantRegistry>,
     pipeline: Arc<Pipeline>,
     graph: Arc<GraphTransport>,
-    api_version: ApiVersion,
 }
 
 impl Reloader {
     pub fn new(
         source: SettingsSource,
+        tenants: Arc<TenantRegistry>,
         pipeline: Arc<Pipeline>,
         graph: Arc<GraphTransport>,
-        api_version: ApiVersion,
     ) -> Self {
-        Reloader { source, pipeline, graph, api_version }
+        Reloader { source, tenants, pipeline, graph }
     }
 
     /// Loads everything again and swaps it in, or changes nothing and says why.
     pub async fn reload(&self) -> Result<ReloadSummary, ConfigError> {
         let settings = self.source.load()?;
         settings.validate()?;
-        let resolved = settings.resolve_tenants(&|name| std::env::var(name).ok())?;
-        let fresh = build_tenants(&self.graph, self.api_version, resolved)?;
-        let current = self.pipeline.tenants();
+        let fresh = tenants::load(&settings, &self.graph, &|name| std::env::var(name).ok())?;
+        let current = self.tenants.snapshot();
 
         let mut summary = ReloadSummary::default();
         for (id, old) in current.iter() {
@@ -114,7 +92,7 @@ impl Reloader {
             self.pipeline.tokens().forget(*id).await;
         }
         summary.added = fresh.keys().filter(|id| !current.contains_key(id)).count();
-        self.pipeline.replace_tenants(fresh);
+        self.tenants.replace(fresh);
         Ok(summary)
     }
 
@@ -129,7 +107,7 @@ impl Reloader {
         if let SettingsSource::File(path) = &self.source {
             add(path);
         }
-        for tenant in self.pipeline.tenants().values() {
+        for tenant in self.tenants.snapshot().values() {
             if let Some(file) = tenant.credential.source.watched_file() {
                 add(file);
             }

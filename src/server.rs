@@ -11,10 +11,11 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 use crate::{
+    access::Access,
     auth::Authenticator,
-    config::{Cloud, ConfigError, Settings},
+    config::{ConfigError, Settings},
     connections::{ConnectionLimit, Limited},
-    graph::GraphTransport,
+    graph::{Cloud, GraphTransport},
     grpc::{
         pb::{self, meeting_service_server::MeetingServiceServer},
         MeetingApi, ShutdownFlag,
@@ -22,14 +23,17 @@ use crate::{
     identity::{TokenClient, TokenPolicy, TokenProvider},
     limits::Limits,
     pipeline::Pipeline,
-    reload::{build_tenants, Reloader, SettingsSource},
+    reload::{Reloader, SettingsSource},
+    tenants::{self, TenantRegistry},
     tls::{self, ReloadingTls},
 };
 
 /// The service, built and ready to serve.
 pub struct App {
+    access: Arc<Access>,
     pipeline: Arc<Pipeline>,
     auth: Arc<Authenticator>,
+    tls: Option<Arc<ReloadingTls>>,
     http: reqwest::Client,
     settings: Settings,
     reloader: Option<Reloader>,
@@ -46,8 +50,10 @@ pub enum ServeError {
 }
 
 impl App {
-    /// Builds the clients, the tenants and the token cache. `source` says where the settings
-    /// came from, for reloads; settings must have passed `validate`.
+    /// Turns the settings into what serves, reading each file they name once: the tenants
+    /// (credentials), the caller authenticator (JWKS files), the TLS configuration, the
+    /// clients and the token cache. `source` says where the settings came from, for reloads;
+    /// settings must have passed `validate`.
     pub fn build(settings: Settings, source: SettingsSource) -> Result<App, ConfigError> {
         // reqwest is built without a default crypto provider (ring builds much faster than
         // aws-lc); an earlier install by the embedding process is fine.
@@ -62,22 +68,21 @@ impl App {
             &|name| std::env::var(name).ok(),
         ));
 
-        let resolved = settings.resolve_tenants(&|name| std::env::var(name).ok())?;
-        for tenant in &resolved {
+        let tenants = tenants::load(&settings, &graph, &|name| std::env::var(name).ok())?;
+        for (id, tenant) in &tenants {
             if tenant.cloud == Cloud::China {
                 tracing::warn!(
-                    tenant_id = %tenant.tenant_id,
+                    tenant_id = %id,
                     "Microsoft documents no onlineMeetings API in the China (21Vianet) cloud: creates for this tenant will likely fail"
                 );
             }
             if matches!(tenant.cloud, Cloud::Usgov | Cloud::UsgovDod) {
                 tracing::info!(
-                    tenant_id = %tenant.tenant_id,
+                    tenant_id = %id,
                     "US Government cloud: properties Graph lacks there are refused with INVALID_ARGUMENT"
                 );
             }
         }
-        let tenants = build_tenants(&graph, settings.graph.api_version, resolved)?;
         let identity = &settings.identity;
         let tokens = TokenProvider::new(
             TokenClient::new(http.clone()),
@@ -93,10 +98,18 @@ impl App {
             Authenticator::new(&settings.auth)
                 .map_err(|message| ConfigError::Invalid { key: "auth".into(), message })?,
         );
-        let pipeline = Arc::new(Pipeline::new(tenants, tokens, limits, auth.clone(), settings.graph.max_retries));
-        let reloader =
-            identity.watch_files.then(|| Reloader::new(source, pipeline.clone(), graph, settings.graph.api_version));
-        Ok(App { pipeline, auth, http, settings, reloader })
+        let tls = match &settings.server.tls {
+            Some(tls) => Some(
+                ReloadingTls::new(tls.clone())
+                    .map_err(|e| ConfigError::Invalid { key: "server.tls".into(), message: e.to_string() })?,
+            ),
+            None => None,
+        };
+        let tenants = Arc::new(TenantRegistry::new(tenants));
+        let access = Arc::new(Access::new(auth.clone(), tenants.clone()));
+        let pipeline = Arc::new(Pipeline::new(tokens, limits, settings.graph.max_retries));
+        let reloader = identity.watch_files.then(|| Reloader::new(source, tenants, pipeline.clone(), graph));
+        Ok(App { access, pipeline, auth, tls, http, settings, reloader })
     }
 
     /// Serves on `listener` until `shutdown` completes, then drains.
@@ -120,8 +133,8 @@ impl App {
         let flag = ShutdownFlag::default();
         let _jwks = self.auth.spawn_jwks_refresh(self.http.clone(), Duration::from_secs(300)).map(AbortOnDrop);
         let api = MeetingServiceServer::new(MeetingApi::new(
+            self.access.clone(),
             self.pipeline.clone(),
-            self.auth.clone(),
             self.settings.server.default_deadline,
             flag.clone(),
         ))
@@ -163,7 +176,7 @@ impl App {
             }
         };
         let limit = ConnectionLimit::new(self.settings.server.max_connections);
-        match &self.settings.server.tls {
+        match self.tls {
             None => {
                 let incoming = TcpIncoming::from(listener).with_nodelay(Some(true)).filter_map(move |accepted| {
                     // Dropping a refused stream closes it.
@@ -174,8 +187,7 @@ impl App {
                     () = grace_elapsed => tracing::warn!("grace period elapsed with calls still in flight; exiting"),
                 }
             }
-            Some(settings) => {
-                let tls = ReloadingTls::new(settings.clone()).map_err(|e| ServeError::Tls(e.to_string()))?;
+            Some(tls) => {
                 let _tls_watcher = match tls.spawn_watcher() {
                     Ok(watcher) => Some(AbortOnDrop(watcher)),
                     Err(e) => {

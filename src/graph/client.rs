@@ -14,11 +14,9 @@ use super::{
     error::{GraphError, GraphFailure},
     model::{ErrorBodyDto, OnlineMeetingDto},
     transport::{GraphTransport, Route},
+    ApiVersion,
 };
-use crate::{
-    config::ApiVersion,
-    domain::{AcceptLanguage, OnlineMeeting, UserId},
-};
+use crate::domain::{AcceptLanguage, OnlineMeeting, UserId};
 
 /// Everything but RFC 3986 unreserved characters is escaped, so a UPN (`@`, and `#` in guest
 /// UPNs) stays one path segment and can't walk the path.

@@ -2,6 +2,7 @@
 //! JSON. Takes domain types in, gives domain types back; knows nothing of gRPC.
 
 mod client;
+mod cloud;
 mod convert;
 mod error;
 mod model;
@@ -10,6 +11,7 @@ mod transport;
 #[doc(hidden)]
 pub use client::{interpret, Answer};
 pub use client::{CreateOutcome, GraphClient, GraphRequest};
+pub use cloud::{ApiVersion, Cloud};
 pub use error::{BoxError, GraphError, GraphFailure};
 pub use transport::GraphTransport;
 

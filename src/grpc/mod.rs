@@ -1,6 +1,7 @@
 //! The gRPC boundary: the only module that names tonic or prost types. Converts requests to
 //! domain commands (validating them), runs the pipeline, and converts results and errors back.
 
+mod call;
 mod convert;
 mod service;
 pub mod status;

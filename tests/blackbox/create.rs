@@ -2,8 +2,8 @@
 //! received, what the caller got back), presence, createOrGet, languages and newer enum members.
 
 use meeting_service::{
-    config::ApiVersion,
     emulator::EmulatorConfig,
+    graph::ApiVersion,
     grpc::pb::{self, BroadcastMeetingAudience, LobbyBypassScope},
 };
 use serde_json::json;

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use meeting_service::{
-    config::Cloud,
     emulator::{EmulatorConfig, Fault, Host, DEV_CLIENT_SECRET},
+    graph::Cloud,
     grpc::pb,
 };
 use tonic::Code;
