@@ -91,9 +91,10 @@ impl Pipeline {
         command: CreateMeeting,
     ) -> Result<MeetingCreated, Error> {
         let _admission = self.limits.admit(command.tenant).map_err(Error::Refused)?;
+        let budget = ctx.deadline.saturating_duration_since(Instant::now());
         let call = GraphCall::new(command);
         let result = self.run(ctx, tenant, &call).await;
-        self.limits.record(call.tenant, graph_health(&result));
+        self.limits.record(call.tenant, graph_health(&result, budget));
         result
     }
 
@@ -248,8 +249,14 @@ impl Pipeline {
     }
 }
 
-/// What a call's result says about Graph's health for the tenant (the circuit breaker's input).
-fn graph_health(result: &Result<MeetingCreated, Error>) -> Outcome {
+/// A deadline that runs out while Graph works is Graph's failure only when Graph had at least
+/// this long: a create normally takes well under a second, and a caller's own short deadline
+/// must not open the tenant's circuit for every other caller.
+const SLOW_GRAPH: Duration = Duration::from_secs(10);
+
+/// What a call's result says about Graph's health for the tenant (the circuit breaker's input);
+/// `budget` is the time the call gave Graph.
+fn graph_health<T>(result: &Result<T, Error>, budget: Duration) -> Outcome {
     match result {
         Ok(_) => Outcome::Healthy,
         Err(Error::Graph { source }) => match source.status() {
@@ -257,7 +264,7 @@ fn graph_health(result: &Result<MeetingCreated, Error>) -> Outcome {
             Some(_) => Outcome::Healthy,
             None => Outcome::Broken,
         },
-        Err(Error::DeadlineExceeded { reached_graph: true }) => Outcome::Broken,
+        Err(Error::DeadlineExceeded { reached_graph: true }) if budget >= SLOW_GRAPH => Outcome::Broken,
         Err(_) => Outcome::Neutral,
     }
 }

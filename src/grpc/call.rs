@@ -180,7 +180,7 @@ impl CallGuard {
                     rpc.method = rpc.full_name,
                     rpc.grpc.status_code = status.code() as i32,
                     tenant_id = %self.tenant_id,
-                    error.message = %error,
+                    error.message = %bounded_to(&error.to_string(), MAX_LOGGED_ERROR_CHARS),
                     graph.client_request_id = client_request_id,
                     trace_id,
                     elapsed_ms,
@@ -247,9 +247,17 @@ const MAX_LOGGED_CHARS: usize = 256;
 /// characters escaped (a newline or an escape sequence in a tenant id must not forge a log line
 /// or reach a terminal in the text format).
 fn bounded(value: &str) -> String {
-    let mut out = String::with_capacity(value.len().min(MAX_LOGGED_CHARS + 16));
+    bounded_to(value, MAX_LOGGED_CHARS)
+}
+
+/// An error's text is logged at more length than a status carries (enough to diagnose), but
+/// still bounded: an upstream may put a megabyte in its error message.
+const MAX_LOGGED_ERROR_CHARS: usize = 4096;
+
+fn bounded_to(value: &str, max_chars: usize) -> String {
+    let mut out = String::with_capacity(value.len().min(max_chars + 16));
     for (i, c) in value.chars().enumerate() {
-        if i == MAX_LOGGED_CHARS {
+        if i == max_chars {
             out.push_str(&format!("…({} bytes)", value.len()));
             break;
         }

@@ -164,15 +164,17 @@ fn graph_status(
         }
     };
     if let Some(code) = &failure.code {
-        metadata.insert("graph_error_code".into(), code.clone());
+        metadata.insert("graph_error_code".into(), truncated(code, MAX_GRAPH_CODE_CHARS));
     }
     metadata.insert("http_status".into(), failure.status.to_string());
     if failure.retry_after.is_some() {
         details.set_retry_info(failure.retry_after);
     }
     let said = match (&failure.code, &failure.message) {
-        (Some(code), Some(message)) if !message.is_empty() => format!("{code}: {message}"),
-        (Some(code), _) => code.clone(),
+        (Some(code), Some(message)) if !message.is_empty() => {
+            format!("{}: {}", truncated(code, MAX_GRAPH_CODE_CHARS), truncated(message, MAX_GRAPH_MESSAGE_CHARS))
+        }
+        (Some(code), _) => truncated(code, MAX_GRAPH_CODE_CHARS),
         (None, _) => "no error body".to_owned(),
     };
     let status = failure.status;
@@ -190,6 +192,19 @@ fn graph_status(
         _ => (Code::Unknown, "GRAPH_UNEXPECTED_STATUS", "Graph answered with an unexpected status"),
     };
     (code, reason, format!("{advice} (HTTP {status}, {said})"))
+}
+
+/// Graph's own words in a status are cut here: `grpc-message` travels in a header, and clients
+/// drop a status whose headers exceed their limit (8 KiB to 16 KiB), losing the error entirely.
+/// The service's log line keeps more of it (`grpc::call`).
+const MAX_GRAPH_MESSAGE_CHARS: usize = 512;
+const MAX_GRAPH_CODE_CHARS: usize = 128;
+
+fn truncated(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((end, _)) => format!("{}… ({} bytes in all)", &text[..end], text.len()),
+        None => text.to_owned(),
+    }
 }
 
 #[cfg(test)]

@@ -57,14 +57,39 @@ impl TokenClient {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(crate::graph::parse_retry_after);
-        let body = response.bytes().await.map_err(|e| {
-            if e.is_timeout() {
-                IdentityError::DeadlineExceeded
-            } else {
-                IdentityError::Unavailable { detail: describe_transport_error(&e), retry_after: None }
-            }
-        })?;
+        let body = read_bounded(response).await?;
         interpret(status, retry_after, &body)
+    }
+}
+
+/// A token response is a few KiB (an access token with many roles stays under 16 KiB); a
+/// larger one is not held, whatever it claims to be.
+const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// Entra issues tokens for at most a day (configurable token lifetimes stop there); a larger
+/// `expires_in` is nonsense and is read as a day, so no instant computed from it can overflow.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, IdentityError> {
+    let too_large = |size: String| IdentityError::InvalidResponse {
+        detail: format!("the token response is too large ({size}; at most {MAX_TOKEN_RESPONSE_BYTES} bytes)"),
+    };
+    if let Some(length) = response.content_length().filter(|n| *n > MAX_TOKEN_RESPONSE_BYTES as u64) {
+        return Err(too_large(format!("{length} bytes")));
+    }
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) if body.len() + chunk.len() > MAX_TOKEN_RESPONSE_BYTES => {
+                return Err(too_large("more than that".to_owned()))
+            }
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) => return Ok(body),
+            Err(e) if e.is_timeout() => return Err(IdentityError::DeadlineExceeded),
+            Err(e) => {
+                return Err(IdentityError::Unavailable { detail: describe_transport_error(&e), retry_after: None })
+            }
+        }
     }
 }
 
@@ -96,11 +121,13 @@ enum NumberOrString {
 }
 
 impl NumberOrString {
+    /// The value as a lifetime, at most `MAX_TOKEN_LIFETIME`.
     fn seconds(&self) -> Option<Duration> {
-        match self {
-            NumberOrString::Number(n) => Some(Duration::from_secs(*n)),
-            NumberOrString::String(s) => s.trim().parse().ok().map(Duration::from_secs),
-        }
+        let seconds = match self {
+            NumberOrString::Number(n) => *n,
+            NumberOrString::String(s) => s.trim().parse().ok()?,
+        };
+        Some(Duration::from_secs(seconds).min(MAX_TOKEN_LIFETIME))
     }
 }
 
@@ -191,6 +218,14 @@ mod tests {
         .unwrap();
         assert_eq!(with_refresh.expires_in, Duration::from_secs(86400));
         assert_eq!(with_refresh.refresh_in, Some(Duration::from_secs(43200)));
+        let absurd = interpret(
+            StatusCode::OK,
+            None,
+            br#"{"token_type":"Bearer","expires_in":18446744073709551615,"refresh_in":"99999999999","access_token":"t"}"#,
+        )
+        .unwrap();
+        assert_eq!(absurd.expires_in, MAX_TOKEN_LIFETIME);
+        assert_eq!(absurd.refresh_in, Some(MAX_TOKEN_LIFETIME));
 
         assert!(matches!(
             interpret(StatusCode::OK, None, br#"{"token_type":"Bearer","access_token":"t"}"#),

@@ -279,3 +279,18 @@ async fn a_tenant_whose_graph_keeps_failing_is_cut_off_for_a_while() {
     app.create(request(simple_meeting())).await.expect("the probe succeeds and closes the circuit");
     app.create(request(simple_meeting())).await.expect("closed");
 }
+
+#[tokio::test]
+async fn a_callers_own_short_deadlines_do_not_open_the_circuit_for_everyone() {
+    let app = spawn_app_with(EmulatorConfig::default(), |s| s.limits.breaker_failures = 3).await;
+    // Graph is healthy, only slower than this caller is willing to wait.
+    app.emulator.push_fault(Fault::graph_delay(Duration::from_millis(300)).times(10));
+    for _ in 0..10 {
+        let mut impatient = tonic::Request::new(request(simple_meeting()));
+        impatient.set_timeout(Duration::from_millis(50));
+        let err = app.client.clone().create(impatient).await.expect_err("the caller's deadline runs out");
+        // The service's answer, or the client's own timer if it fires first: never the circuit.
+        assert!(matches!(err.code(), Code::DeadlineExceeded | Code::Cancelled), "{err:?}");
+    }
+    app.create(request(simple_meeting())).await.expect("another caller is not cut off");
+}

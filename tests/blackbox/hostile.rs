@@ -22,7 +22,7 @@ use crate::helpers::*;
 
 /// How the fake upstream answers a request.
 #[derive(Clone)]
-enum Misbehaviour {
+pub(crate) enum Misbehaviour {
     /// Reads the request, then closes the connection without a byte.
     ResetBeforeHeaders,
     /// Sends headers promising a body, half of it, then closes.
@@ -35,14 +35,14 @@ enum Misbehaviour {
 
 /// The fake upstream. It runs on a runtime (and thread) of its own, so that the tasks it keeps
 /// (a stalled response) never count as tasks the service leaked.
-struct Upstream {
-    endpoint: String,
-    requests: Arc<AtomicUsize>,
-    open: Arc<AtomicUsize>,
+pub(crate) struct Upstream {
+    pub(crate) endpoint: String,
+    pub(crate) requests: Arc<AtomicUsize>,
+    pub(crate) open: Arc<AtomicUsize>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
-async fn hostile(misbehaviour: Misbehaviour) -> Upstream {
+pub(crate) async fn hostile(misbehaviour: Misbehaviour) -> Upstream {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
@@ -116,7 +116,7 @@ fn alive_tasks() -> usize {
     tokio::runtime::Handle::current().metrics().num_alive_tasks()
 }
 
-fn respond(status: &'static str, content_type: &'static str, body: &[u8]) -> Misbehaviour {
+pub(crate) fn respond(status: &'static str, content_type: &'static str, body: &[u8]) -> Misbehaviour {
     Misbehaviour::Respond { status, content_type, body: Arc::new(body.to_vec()) }
 }
 
@@ -311,7 +311,7 @@ async fn answer_h2(
 }
 
 /// The app with `upstream` as its Graph, spoken to over HTTP/2 (h2c) or HTTP/1.1.
-async fn spawn_app_against(upstream: &str, http2: bool) -> TestApp {
+pub(crate) async fn spawn_app_against(upstream: &str, http2: bool) -> TestApp {
     let graph = upstream.to_owned();
     let app = spawn_app_with(EmulatorConfig::default(), |s| {
         s.graph.endpoint = Some(graph);

@@ -11,4 +11,5 @@ mod hostile;
 mod lifecycle;
 mod telemetry;
 mod tokens;
+mod upstream_bounds;
 mod validation;
