@@ -67,6 +67,13 @@ pub struct ServerSettings {
     /// Connections open at once (health probes included); one more is closed as soon as it is
     /// accepted.
     pub max_connections: usize,
+    /// How long a new connection has to complete its TLS handshake and send the HTTP/2
+    /// preface; a silent one is closed so it cannot hold a place under `max_connections`.
+    #[serde(with = "humantime_serde")]
+    pub handshake_timeout: Duration,
+    /// How long a call's request message may take to arrive in full once its headers came.
+    #[serde(with = "humantime_serde")]
+    pub request_body_timeout: Duration,
     /// Serve TLS (and mutual TLS with `client_ca_file`); plaintext when absent.
     pub tls: Option<TlsSettings>,
 }
@@ -90,6 +97,8 @@ impl Default for ServerSettings {
             max_request_bytes: 1024 * 1024,
             max_concurrent_streams: 4096,
             max_connections: 10_000,
+            handshake_timeout: Duration::from_secs(10),
+            request_body_timeout: Duration::from_secs(10),
             tls: None,
         }
     }
@@ -435,6 +444,12 @@ impl Settings {
         }
         if self.server.max_connections == 0 {
             return Err(ConfigError::invalid("server.max_connections", "must be at least 1"));
+        }
+        if self.server.handshake_timeout < Duration::from_millis(100) {
+            return Err(ConfigError::invalid("server.handshake_timeout", "must be at least 100ms"));
+        }
+        if self.server.request_body_timeout < Duration::from_millis(100) {
+            return Err(ConfigError::invalid("server.request_body_timeout", "must be at least 100ms"));
         }
         if self.server.max_request_bytes < 1024 {
             return Err(ConfigError::invalid("server.max_request_bytes", "must be at least 1024"));

@@ -3,8 +3,13 @@
 //! byte of TLS or HTTP/2 is read, so a flood of connections costs a descriptor for a moment and
 //! the kernel's backlog never fills with callers waiting for an answer that will not come.
 //! Refusing at once (rather than not accepting) lets a client fail over to another replica.
+//!
+//! A connection must also prove itself quickly: one that has not sent the HTTP/2 client preface
+//! within `server.handshake_timeout` of being admitted (for TLS, of its handshake completing,
+//! which has the same bound) is closed, so silent connections cannot hold the cap's places.
 
 use std::{
+    future::Future,
     io,
     pin::Pin,
     sync::{
@@ -12,11 +17,13 @@ use std::{
         Arc,
     },
     task::{Context, Poll},
+    time::Duration,
 };
 
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     sync::{OwnedSemaphorePermit, Semaphore},
+    time::Sleep,
 };
 use tonic::transport::server::Connected;
 
@@ -67,15 +74,23 @@ pub struct ConnectionPermit {
     _permit: OwnedSemaphorePermit,
 }
 
-/// A connection that gives its permit back when it is dropped.
+/// `PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`: what every HTTP/2 client sends first.
+const HTTP2_PREFACE_LEN: usize = 24;
+
+/// A connection that gives its permit back when it is dropped, and fails its reads once its
+/// preface deadline passes before the preface arrived.
 pub struct Limited<S> {
     inner: S,
     _permit: ConnectionPermit,
+    /// Until the preface has been read: when it must have been. Boxed, and dropped once met, so
+    /// an established connection carries no timer.
+    preface: Option<(Pin<Box<Sleep>>, usize)>,
 }
 
 impl<S> Limited<S> {
-    pub fn new(inner: S, permit: ConnectionPermit) -> Self {
-        Self { inner, _permit: permit }
+    /// `preface_within`: how long the peer has, from now, to send the HTTP/2 preface.
+    pub fn new(inner: S, permit: ConnectionPermit, preface_within: Duration) -> Self {
+        Self { inner, _permit: permit, preface: Some((Box::pin(tokio::time::sleep(preface_within)), 0)) }
     }
 }
 
@@ -91,7 +106,26 @@ impl<S: Connected> Connected for Limited<S> {
 
 impl<S: AsyncRead + Unpin> AsyncRead for Limited<S> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let this = &mut *self;
+        let Some((deadline, read)) = &mut this.preface else {
+            return Pin::new(&mut this.inner).poll_read(cx, buf);
+        };
+        let before = buf.filled().len();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                *read += buf.filled().len() - before;
+                if *read >= HTTP2_PREFACE_LEN || buf.filled().len() == before {
+                    this.preface = None;
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending if deadline.as_mut().poll(cx).is_ready() => {
+                metrics().connections_refused.add(1, &[]);
+                tracing::debug!("connection closed: no HTTP/2 preface within server.handshake_timeout");
+                Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "no HTTP/2 preface in time")))
+            }
+            other => other,
+        }
     }
 }
 
@@ -123,7 +157,30 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Limited<S> {
 
 #[cfg(test)]
 mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
     use super::*;
+
+    #[tokio::test]
+    async fn a_connection_without_a_preface_in_time_fails_its_reads() {
+        let limit = ConnectionLimit::new(2);
+        let (mut peer, ours) = tokio::io::duplex(64);
+        let mut silent = Limited::new(ours, limit.admit().unwrap(), Duration::from_millis(50));
+        let mut buf = [0u8; 8];
+        let err = silent.read(&mut buf).await.expect_err("times out");
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+
+        let (mut peer2, ours2) = tokio::io::duplex(64);
+        let mut prompt = Limited::new(ours2, limit.admit().unwrap(), Duration::from_millis(50));
+        peer2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await.unwrap();
+        let mut preface = [0u8; 24];
+        prompt.read_exact(&mut preface).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        peer2.write_all(b"later").await.unwrap();
+        let mut later = [0u8; 5];
+        prompt.read_exact(&mut later).await.expect("no deadline once the preface arrived");
+        peer.write_all(b"x").await.ok();
+    }
 
     #[test]
     fn permits_come_back_when_connections_close() {

@@ -18,7 +18,7 @@ use crate::{
     graph::{Cloud, GraphTransport},
     grpc::{
         pb::{self, meeting_service_server::MeetingServiceServer},
-        MeetingApi, ShutdownFlag,
+        GateLayer, MeetingApi, ShutdownFlag,
     },
     identity::{TokenClient, TokenPolicy, TokenProvider},
     limits::Limits,
@@ -164,6 +164,7 @@ impl App {
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
             .max_concurrent_streams(self.settings.server.max_concurrent_streams)
+            .layer(GateLayer::new(self.access.clone(), self.settings.server.request_body_timeout))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -176,11 +177,14 @@ impl App {
             }
         };
         let limit = ConnectionLimit::new(self.settings.server.max_connections);
+        let handshake_timeout = self.settings.server.handshake_timeout;
         match self.tls {
             None => {
                 let incoming = TcpIncoming::from(listener).with_nodelay(Some(true)).filter_map(move |accepted| {
                     // Dropping a refused stream closes it.
-                    accepted.map(|tcp| limit.admit().map(|permit| Limited::new(tcp, permit))).transpose()
+                    accepted
+                        .map(|tcp| limit.admit().map(|permit| Limited::new(tcp, permit, handshake_timeout)))
+                        .transpose()
                 });
                 tokio::select! {
                     result = router.serve_with_incoming_shutdown(incoming, on_shutdown) => result?,
@@ -195,7 +199,7 @@ impl App {
                         None
                     }
                 };
-                let (connections, acceptor) = tls::accept(listener, tls, limit);
+                let (connections, acceptor) = tls::accept(listener, tls, limit, handshake_timeout);
                 let _acceptor = AbortOnDrop(acceptor);
                 let incoming = tokio_stream::wrappers::ReceiverStream::new(connections);
                 tokio::select! {

@@ -17,9 +17,6 @@ use crate::{
     connections::{ConnectionLimit, Limited},
 };
 
-/// A TLS handshake that takes longer than this is dropped (slowloris).
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("{path}: {message}")]
@@ -123,12 +120,15 @@ impl ReloadingTls {
 /// A TLS connection that holds its place under `server.max_connections`.
 pub type TlsConnection = Limited<TlsStream<tokio::net::TcpStream>>;
 
-/// Accepts TCP connections up to `limit` and hands completed TLS handshakes to the gRPC server.
+/// Accepts TCP connections up to `limit` and hands completed TLS handshakes to the gRPC server;
+/// a handshake that takes longer than `handshake_timeout` is dropped (slowloris), and so is a
+/// connection that then sends no HTTP/2 preface within the same time.
 /// A connection counts against the limit from its accept, handshake included.
 pub fn accept(
     listener: TcpListener,
     tls: Arc<ReloadingTls>,
     limit: ConnectionLimit,
+    handshake_timeout: Duration,
 ) -> (mpsc::Receiver<Result<TlsConnection, io::Error>>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(256);
     let task = tokio::spawn(async move {
@@ -145,9 +145,9 @@ pub fn accept(
             let _ = tcp.set_nodelay(true);
             let (acceptor, tx) = (tls.acceptor(), tx.clone());
             tokio::spawn(async move {
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
                     Ok(Ok(stream)) => {
-                        let _ = tx.send(Ok(Limited::new(stream, permit))).await;
+                        let _ = tx.send(Ok(Limited::new(stream, permit, handshake_timeout))).await;
                     }
                     Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                     Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),

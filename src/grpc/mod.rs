@@ -3,12 +3,14 @@
 
 mod call;
 mod convert;
+mod gate;
 mod service;
 pub mod status;
 
 // For the micro-benchmarks (benches/hot_paths.rs): the boundary's conversions alone.
 #[doc(hidden)]
 pub use convert::{create_command, create_response};
+pub use gate::GateLayer;
 pub use service::{MeetingApi, ShutdownFlag};
 
 /// The code generated from `proto/meetings/v1/meeting_service.proto`.

@@ -259,3 +259,61 @@ async fn issuer_keys_can_come_from_a_jwks_url() {
     .await;
     assert!(created.get_ref().created);
 }
+
+/// Opens a raw HTTP/2 stream to the API that declares a 1 MiB message, sends 16 KiB of it and
+/// never the rest, and returns the response headers the server sent (within 3 s).
+async fn call_with_a_body_that_never_ends(
+    addr: std::net::SocketAddr,
+    authorization: Option<&str>,
+) -> Option<http::HeaderMap> {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let mut client = client.ready().await.unwrap();
+    let mut request = http::Request::post(format!("http://{addr}/meetings.v1.MeetingService/Create"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers");
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    let (response, mut body) = client.send_request(request.body(()).unwrap(), false).unwrap();
+    let mut frame = vec![0u8, 0, 0x10, 0, 0]; // uncompressed, 1 MiB long
+    frame.extend(std::iter::repeat_n(b'x', 16 * 1024));
+    body.send_data(frame.into(), false).unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(3), response).await.ok()?.ok()?;
+    // Keep the stream open until the answer was read: the body is still "coming".
+    drop(body);
+    Some(answer.headers().clone())
+}
+
+#[tokio::test]
+async fn unauthenticated_calls_are_refused_on_their_headers_before_the_body_arrives() {
+    let app = spawn_app_with(EmulatorConfig::default(), |s| {
+        s.auth.mode = AuthMode::Policy;
+        s.auth.policies = vec![CallerPolicySettings {
+            callers: vec![SCHEDULER.into()],
+            tenants: vec!["*".into()],
+            organizers: vec![],
+        }];
+    })
+    .await;
+    for authorization in [None, Some("Bearer not-a-jwt")] {
+        let headers = call_with_a_body_that_never_ends(app.addr, authorization)
+            .await
+            .expect("answered at once, without waiting for the message");
+        assert_eq!(headers.get("grpc-status").and_then(|v| v.to_str().ok()), Some("16"), "{headers:?}");
+    }
+    assert!(app.graph_requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_request_body_that_does_not_arrive_in_time_ends_the_call() {
+    let app = spawn_app_with(EmulatorConfig::default(), |s| {
+        s.server.request_body_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let headers = call_with_a_body_that_never_ends(app.addr, None).await.expect("answered after the body timeout");
+    let status = headers.get("grpc-status").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert!(!status.is_empty() && status != "0", "{headers:?}");
+    assert!(app.graph_requests().is_empty());
+}

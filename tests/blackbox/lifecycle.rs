@@ -217,3 +217,29 @@ fn help_documents_the_flags() {
         assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
     }
 }
+
+#[tokio::test]
+async fn silent_connections_are_closed_and_give_their_places_back() {
+    let app = spawn_app_with(Default::default(), |s| {
+        s.server.max_connections = 2;
+        s.server.handshake_timeout = Duration::from_millis(300);
+    })
+    .await;
+    // Two connections that never send the HTTP/2 preface take every place.
+    let mut silent = Vec::new();
+    for _ in 0..2 {
+        silent.push(tokio::net::TcpStream::connect(app.addr).await.expect("connects"));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The server hangs up on them once the handshake time is over, and a caller gets in.
+    for mut socket in silent {
+        let mut buf = [0u8; 64];
+        let closed = tokio::time::timeout(Duration::from_secs(2), async {
+            use tokio::io::AsyncReadExt;
+            while let Ok(1..) = socket.read(&mut buf).await {}
+        })
+        .await;
+        assert!(closed.is_ok(), "the server closed the silent connection");
+    }
+    app.create(request(simple_meeting())).await.expect("a caller gets a place");
+}
