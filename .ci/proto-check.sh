@@ -79,7 +79,7 @@ if git rev-parse --verify --quiet HEAD >/dev/null 2>&1; then
     if [[ -n "$base" && "$base" != "$head" ]]; then baseline=$base why="merge base with origin/main"; fi
   fi
   if [[ -z "$baseline" ]]; then
-    first=$(git log --reverse --format=%H -- proto | head -n 1)
+    first=$(git log --format=%H -- proto | tail -n 1)
     if [[ -n "$first" ]]; then baseline=$first why="first commit with proto/"; fi
   fi
 fi
