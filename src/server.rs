@@ -121,14 +121,17 @@ impl App {
         let (health, health_service) = tonic_health::server::health_reporter();
         health.set_serving::<MeetingServiceServer<MeetingApi>>().await;
 
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()?;
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha()?;
+        // The API, health, and the google.rpc error details every error carries (so grpcurl
+        // prints ErrorInfo, RetryInfo and BadRequest decoded).
+        let descriptors =
+            [pb::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET, tonic_types::pb::FILE_DESCRIPTOR_SET];
+        let reflection = || {
+            descriptors.iter().fold(tonic_reflection::server::Builder::configure(), |builder, set| {
+                builder.register_encoded_file_descriptor_set(set)
+            })
+        };
+        let reflection_v1 = reflection().build_v1()?;
+        let reflection_v1alpha = reflection().build_v1alpha()?;
 
         let flag = ShutdownFlag::default();
         let _jwks = self.auth.spawn_jwks_refresh(self.http.clone(), Duration::from_secs(300)).map(AbortOnDrop);

@@ -90,6 +90,23 @@ async fn reflection_lists_both_services_in_v1_and_v1alpha() {
     let mut stream = alpha.server_reflection_info(tokio_stream::iter([request])).await.unwrap().into_inner();
     let response = next(&mut stream).await.and_then(|r| r.message_response).expect("answer");
     assert!(matches!(response, v1alpha::server_reflection_response::MessageResponse::FileDescriptorResponse(_)));
+
+    // The error details every error carries resolve too, so grpcurl and other generic clients
+    // print ErrorInfo, RetryInfo and BadRequest decoded instead of "not recognized".
+    for symbol in ["google.rpc.ErrorInfo", "google.rpc.RetryInfo", "google.rpc.BadRequest", "google.rpc.Status"] {
+        let request = v1alpha::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(v1alpha::server_reflection_request::MessageRequest::FileContainingSymbol(
+                symbol.into(),
+            )),
+        };
+        let mut stream = alpha.server_reflection_info(tokio_stream::iter([request])).await.unwrap().into_inner();
+        let response = next(&mut stream).await.and_then(|r| r.message_response).expect("answer");
+        assert!(
+            matches!(response, v1alpha::server_reflection_response::MessageResponse::FileDescriptorResponse(_)),
+            "{symbol}: {response:?}"
+        );
+    }
 }
 
 #[tokio::test]
