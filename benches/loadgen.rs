@@ -32,10 +32,10 @@ use std::{
 use bytes::Bytes;
 use clap::Parser;
 use hdrhistogram::Histogram;
+use meeting_emulator::{EmulatedTenant, Emulator, EmulatorConfig, Host, DEV_USER_ID};
 use meeting_service::{
     config::{LogFormat, OtlpProtocol, Settings, TenantSettings},
     dev::settings_for,
-    emulator::{EmulatedTenant, Emulator, EmulatorConfig, Host, DEV_USER_ID},
     grpc::pb::{self, meeting_service_client::MeetingServiceClient},
 };
 use opentelemetry_proto::tonic::collector::{metrics::v1 as otlp_metrics, trace::v1 as otlp_trace};

@@ -1,9 +1,9 @@
 //! Create end to end: the five examples of Graph's "Create onlineMeeting" page (what Graph
 //! received, what the caller got back), presence, createOrGet, languages and newer enum members.
 
+use meeting_emulator::EmulatorConfig;
 use meeting_service::{
     config::ApiVersion,
-    emulator::EmulatorConfig,
     grpc::pb::{self, BroadcastMeetingAudience, LobbyBypassScope},
 };
 use serde_json::json;

@@ -8,10 +8,8 @@ use std::{
     time::Duration,
 };
 
-use meeting_service::{
-    emulator::{EmulatedTenant, Emulator, EmulatorConfig, Host, DEV_CLIENT_SECRET},
-    grpc::pb::meeting_service_client::MeetingServiceClient,
-};
+use meeting_emulator::{EmulatedTenant, Emulator, EmulatorConfig, Host, DEV_CLIENT_SECRET};
+use meeting_service::grpc::pb::meeting_service_client::MeetingServiceClient;
 use opentelemetry_proto::tonic::{
     collector::{
         metrics::v1::{
