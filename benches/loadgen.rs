@@ -33,12 +33,12 @@ use bytes::Bytes;
 use clap::Parser;
 use hdrhistogram::Histogram;
 use meeting_emulator::{EmulatedTenant, Emulator, EmulatorConfig, Host, DEV_USER_ID};
+use meeting_otlp_receiver::{Counts, Keep, OtlpReceiver, Protocol};
 use meeting_service::{
     config::{LogFormat, OtlpProtocol, Settings, TenantSettings},
     dev::settings_for,
     grpc::pb::{self, meeting_service_client::MeetingServiceClient},
 };
-use opentelemetry_proto::tonic::collector::{metrics::v1 as otlp_metrics, trace::v1 as otlp_trace};
 use serde::Serialize;
 use tokio::{task::JoinSet, time::Instant};
 use tonic::transport::{Channel, Endpoint};
@@ -1283,76 +1283,6 @@ struct Bench {
     results: Vec<ScenarioResult>,
 }
 
-/// A minimal OTLP collector (the published TraceService and MetricsService) that counts what it
-/// receives, for the telemetry-overhead scenario.
-#[derive(Clone)]
-struct OtlpReceiver {
-    endpoint: String,
-    spans: Arc<AtomicU64>,
-    server_spans: Arc<AtomicU64>,
-    metric_exports: Arc<AtomicU64>,
-}
-
-impl OtlpReceiver {
-    async fn start() -> OtlpReceiver {
-        use otlp_metrics::metrics_service_server::MetricsServiceServer;
-        use otlp_trace::trace_service_server::TraceServiceServer;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the OTLP receiver");
-        let receiver = OtlpReceiver {
-            endpoint: format!("http://{}", listener.local_addr().expect("address")),
-            spans: Arc::default(),
-            server_spans: Arc::default(),
-            metric_exports: Arc::default(),
-        };
-        let router = tonic::transport::Server::builder()
-            .add_service(TraceServiceServer::new(receiver.clone()))
-            .add_service(MetricsServiceServer::new(receiver.clone()));
-        let incoming = tonic::transport::server::TcpIncoming::from(listener);
-        tokio::spawn(router.serve_with_incoming(incoming));
-        receiver
-    }
-
-    fn reset(&self) {
-        for counter in [&self.spans, &self.server_spans, &self.metric_exports] {
-            counter.store(0, Ordering::Relaxed);
-        }
-    }
-
-    /// Spans, server spans (one per call), metric export requests.
-    fn counts(&self) -> (u64, u64, u64) {
-        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        (load(&self.spans), load(&self.server_spans), load(&self.metric_exports))
-    }
-}
-
-#[tonic::async_trait]
-impl otlp_trace::trace_service_server::TraceService for OtlpReceiver {
-    async fn export(
-        &self,
-        request: tonic::Request<otlp_trace::ExportTraceServiceRequest>,
-    ) -> Result<tonic::Response<otlp_trace::ExportTraceServiceResponse>, tonic::Status> {
-        let spans = request.into_inner().resource_spans.into_iter().flat_map(|r| r.scope_spans).flat_map(|s| s.spans);
-        for span in spans {
-            self.spans.fetch_add(1, Ordering::Relaxed);
-            if span.parent_span_id.is_empty() {
-                self.server_spans.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        Ok(tonic::Response::new(Default::default()))
-    }
-}
-
-#[tonic::async_trait]
-impl otlp_metrics::metrics_service_server::MetricsService for OtlpReceiver {
-    async fn export(
-        &self,
-        _request: tonic::Request<otlp_metrics::ExportMetricsServiceRequest>,
-    ) -> Result<tonic::Response<otlp_metrics::ExportMetricsServiceResponse>, tonic::Status> {
-        self.metric_exports.fetch_add(1, Ordering::Relaxed);
-        Ok(tonic::Response::new(Default::default()))
-    }
-}
-
 impl Bench {
     async fn quiet(&self) {
         if !self.knobs.quiet_wait.is_zero() {
@@ -1404,7 +1334,7 @@ impl Bench {
         let mut settings = settings(&self.emulator, tenants, self.knobs.graph_http2());
         let mut notes = Vec::new();
         if let Some(receiver) = &self.otlp {
-            settings.telemetry.otlp_endpoint = Some(receiver.endpoint.clone());
+            settings.telemetry.otlp_endpoint = Some(receiver.endpoint().to_owned());
             settings.telemetry.otlp_protocol = OtlpProtocol::Grpc;
             settings.telemetry.metrics_interval = Duration::from_secs(2);
             receiver.reset();
@@ -1451,7 +1381,7 @@ impl Bench {
         service.stop().await;
         if let Some(receiver) = &self.otlp {
             // Stopping flushed what the service had buffered.
-            let (spans, calls, metric_exports) = receiver.counts();
+            let Counts { spans, root_spans: calls, metric_exports } = receiver.counts();
             result.notes.push(format!(
                 "OTLP export on (gRPC to a receiver in this process, every span sampled, metrics every 2 s): {spans} spans of {calls} calls (warm-up included: {:.1} per call), {metric_exports} metric exports",
                 spans as f64 / calls.max(1) as f64
@@ -1793,7 +1723,7 @@ async fn main() {
     }
     if run("telemetry") {
         // The same loads as `max` and `rate`, with every span exported: the overhead of telemetry.
-        bench.otlp = Some(OtlpReceiver::start().await);
+        bench.otlp = Some(OtlpReceiver::start(Protocol::Grpc, Keep::Counts).await.expect("OTLP receiver"));
         bench.service("service-0ms-max-otlp", 0, Load::Closed { concurrency: c }, conns, 1).await;
         bench.service(&format!("service-0ms-{rate:.0}rps-otlp"), 0, Load::Open { rate }, conns, 1).await;
         bench.otlp = None;
