@@ -9,6 +9,7 @@ use std::{process::Command, time::Duration};
 use serde::Serialize;
 use tokio::time::Instant;
 
+/// Clock ticks per second (`sysconf(_SC_CLK_TCK)`): the unit of CPU times in /proc.
 pub(crate) fn clock_ticks() -> f64 {
     // SAFETY: sysconf only reads a configuration value.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };

@@ -13,11 +13,13 @@ use meeting_service::{
 
 use crate::report::TokenCheck;
 
+/// A tenant of both the emulator and the service, its secret in a file as production reads it.
 pub(crate) struct BenchTenant {
     pub(crate) emulated: EmulatedTenant,
     pub(crate) secret_file: PathBuf,
 }
 
+/// `n` tenants: the dev tenant, then tenants with fresh ids and secrets; secrets written to `dir`.
 pub(crate) fn bench_tenants(dir: &Path, n: usize) -> Vec<BenchTenant> {
     (0..n)
         .map(|i| {
