@@ -18,7 +18,9 @@ WORKDIR /src
 ARG TARGETARCH=amd64
 COPY . .
 # A fully static glibc binary (+crt-static), so that the final image needs no libc. --target
-# keeps RUSTFLAGS off build scripts and proc-macros, which must stay dynamic.
+# keeps RUSTFLAGS off build scripts and proc-macros, which must stay dynamic. Only the service
+# package of the workspace, with its default `dev` feature: the image runs `--dev` (above,
+# .ci/image-check.sh); `--no-default-features` would leave the emulator out.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     case "${TARGETARCH}" in \
@@ -26,7 +28,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
       arm64) target=aarch64-unknown-linux-gnu ;; \
       *) echo "unsupported TARGETARCH ${TARGETARCH}" >&2; exit 1 ;; \
     esac \
-    && RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --target "${target}" \
+    && RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked -p meeting-service --target "${target}" \
     && install -D -m 0755 "target/${target}/release/meeting-service" /rootfs/usr/local/bin/meeting-service \
     && if readelf --program-headers /rootfs/usr/local/bin/meeting-service | grep -q INTERP; then \
          echo "meeting-service is not statically linked" >&2; exit 1; \

@@ -5,7 +5,7 @@
 #   1. installs what it needs, skipping what is already there: Go 1.19, Java 17, protoc and the
 #      gRPC libraries and plugins from Debian (apt-get); the Python example's pinned packages and
 #      grpcurl into venvs under the CI cache directory; the Node example's packages (npm ci);
-#   2. builds the service (cargo build --locked) and the examples (Python stubs, TypeScript, Rust,
+#   2. builds the service (cargo build --locked -p meeting-service) and the examples (Python stubs, TypeScript, Rust,
 #      Go, Java);
 #   3. starts `meeting-service --dev` on a free loopback port, waits until it is SERVING;
 #   4. runs each example against it (each creates a meeting, prints the join URL and checks the
@@ -105,7 +105,7 @@ say "build: service and examples"
 target_dir=${CARGO_TARGET_DIR:-$root/target}
 service=${MEETING_SERVICE_BINARY:-}
 if [[ -z "$service" ]]; then
-  cargo build --locked --quiet
+  cargo build --locked --quiet -p meeting-service
   service=$target_dir/debug/meeting-service
 fi
 check build-python "$python_venv/bin/python" examples/python/generate_stubs.py

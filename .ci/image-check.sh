@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Container image check (issue 6), daemonless and offline: no Docker engine, no registry.
 #   1. hadolint on Dockerfile and Dockerfile.prebuilt;
-#   2. builds the static binary (RUSTFLAGS=+crt-static, --target x86_64-unknown-linux-gnu)
-#      and checks that it has no program interpreter (fully static);
+#   2. builds the static binary (RUSTFLAGS=+crt-static, --target x86_64-unknown-linux-gnu; the
+#      service package only, with its default `dev` feature: step 4 needs `--dev`) and checks
+#      that it has no program interpreter (fully static);
 #   3. builds the `FROM scratch` image from Dockerfile.prebuilt with buildah (vfs storage,
 #      chroot isolation) and checks its config (numeric non-root USER, EXPOSE 50051,
 #      ENTRYPOINT) and contents (the binary, the CA bundle and an empty /tmp, nothing else);
@@ -94,10 +95,10 @@ if [[ -n "${MEETING_SERVICE_BINARY:-}" ]]; then
   binary=$MEETING_SERVICE_BINARY
   echo "using MEETING_SERVICE_BINARY=$binary"
 else
-  echo "building the static release binary (cargo build --release --target $target)"
+  echo "building the static release binary (cargo build --release -p meeting-service --target $target)"
   build_started=$SECONDS
-  if RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --target "$target" </dev/null; then
-    ok "cargo build --release --target $target, +crt-static ($((SECONDS - build_started)) s)"
+  if RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked -p meeting-service --target "$target" </dev/null; then
+    ok "cargo build --release -p meeting-service --target $target, +crt-static ($((SECONDS - build_started)) s)"
   else
     fail "cargo build of the static binary"
     finish

@@ -16,7 +16,8 @@ pub struct Cli {
     #[arg(short, long, value_name = "FILE", env = "MEETING_SERVICE_CONFIG")]
     pub config: Option<PathBuf>,
     /// Run with an in-process emulator of Microsoft Graph and the identity platform and a ready
-    /// dev tenant. Meetings are simulated; nothing reaches Microsoft.
+    /// dev tenant. Meetings are simulated; nothing reaches Microsoft. Only in builds with the
+    /// `dev` feature (the default).
     #[arg(long, conflicts_with = "config")]
     pub dev: bool,
     /// The gRPC listen address (overrides server.listen; dev mode default 127.0.0.1:50051).

@@ -1,12 +1,14 @@
 //! `meeting-service --dev`: the service together with the in-process emulator of Graph and the
 //! identity platform on loopback, a ready dev tenant, and a ready-to-paste grpcurl command (the
-//! model is `vault server -dev`). Only this explicit flag selects the emulator.
+//! model is `vault server -dev`). Only this explicit flag selects the emulator, and only a build
+//! with the `dev` feature (the default) has it.
 
 use std::{future::Future, net::SocketAddr, path::PathBuf};
 
+use meeting_emulator::{EmulatedTenant, Emulator, EmulatorConfig, DEV_USER_ID};
+
 use crate::{
     config::{AuthMode, LogFormat, Settings, TenantSettings},
-    emulator::{EmulatedTenant, Emulator, EmulatorConfig, DEV_USER_ID},
     server::App,
 };
 

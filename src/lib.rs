@@ -13,11 +13,12 @@
 //! - [`graph`]: Graph's URLs, headers and JSON; one HTTP exchange
 //! - [`error`]: the crate error every outcome is mapped from
 //! - [`config`]: the configuration schema (no I/O); [`server`] turns it into what serves
-//! - [`telemetry`], [`cli`], [`dev`]: start-up and serving
+//! - [`telemetry`], [`cli`]: start-up and serving
 //! - [`reload`]: credential and configuration rotation without restart
 //! - [`connections`]: the cap on open server connections
 //! - [`tls`]: TLS and mTLS for the server, reloaded when the certificates change
-//! - [`emulator`]: the Graph and identity-platform emulator for dev mode and tests
+//! - `dev` (the default `dev` feature): `--dev`, the service with the emulator of Graph and the
+//!   identity platform (the `meeting-emulator` crate, which shares no code with this one)
 
 #![forbid(unsafe_code)]
 
@@ -26,9 +27,9 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod connections;
+#[cfg(feature = "dev")]
 pub mod dev;
 pub mod domain;
-pub mod emulator;
 pub mod error;
 pub mod graph;
 pub mod grpc;

@@ -8,8 +8,7 @@ use std::{net::SocketAddr, process::ExitCode};
 use clap::Parser;
 use meeting_service::{
     cli::{self, Cli, Command},
-    config::{LogFormat, LogSettings, Settings, TelemetrySettings},
-    dev,
+    config::Settings,
     reload::SettingsSource,
     server::App,
     telemetry,
@@ -92,7 +91,12 @@ async fn run(cli: Cli) -> ExitCode {
     code
 }
 
+#[cfg(feature = "dev")]
 async fn run_dev(listen: Option<SocketAddr>) -> ExitCode {
+    use meeting_service::{
+        config::{LogFormat, LogSettings, TelemetrySettings},
+        dev,
+    };
     let log = LogSettings { format: LogFormat::Text, filter: "info".into() };
     let telemetry = match telemetry::init(&log, &TelemetrySettings::default()) {
         Ok(guard) => guard,
@@ -111,6 +115,16 @@ async fn run_dev(listen: Option<SocketAddr>) -> ExitCode {
     };
     telemetry.shutdown().await;
     code
+}
+
+/// A build without the `dev` feature has no emulator: `--dev` is refused as a usage error.
+#[cfg(not(feature = "dev"))]
+async fn run_dev(_listen: Option<SocketAddr>) -> ExitCode {
+    eprintln!(
+        "meeting-service: --dev is not available: this binary was built without the `dev` feature \
+         (no emulator); `cargo run --release -- --dev` builds one with it"
+    );
+    ExitCode::from(EXIT_CONFIG)
 }
 
 /// Completes on SIGTERM (Kubernetes) or SIGINT (Ctrl-C).

@@ -5,9 +5,9 @@
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use meeting_emulator::EmulatorConfig;
 use meeting_service::{
     config::{AuthMode, CallerPolicySettings, JwtIssuerSettings, TlsSettings},
-    emulator::EmulatorConfig,
     grpc::pb::meeting_service_client::MeetingServiceClient,
 };
 use rustls_pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer, ServerName};

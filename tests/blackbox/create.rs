@@ -1,8 +1,8 @@
 //! Create end to end: the five examples of Graph's "Create onlineMeeting" page (what Graph
 //! received, what the caller got back), presence, createOrGet, languages and newer enum members.
 
+use meeting_emulator::EmulatorConfig;
 use meeting_service::{
-    emulator::EmulatorConfig,
     graph::ApiVersion,
     grpc::pb::{self, BroadcastMeetingAudience, LobbyBypassScope},
 };

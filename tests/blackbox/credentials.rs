@@ -3,11 +3,8 @@
 
 use std::time::Duration;
 
-use meeting_service::{
-    emulator::{EmulatorConfig, Fault, Host, DEV_CLIENT_SECRET},
-    graph::Cloud,
-    grpc::pb,
-};
+use meeting_emulator::{EmulatorConfig, Fault, Host, DEV_CLIENT_SECRET};
+use meeting_service::{graph::Cloud, grpc::pb};
 use tonic::Code;
 
 use crate::helpers::*;
@@ -122,8 +119,7 @@ async fn a_certificate_credential_signs_assertions_the_identity_platform_accepts
     })
     .await;
     app.emulator.add_tenant(
-        meeting_service::emulator::EmulatedTenant::dev()
-            .with_certificate(std::fs::read_to_string(fixture("cert.pem")).unwrap()),
+        meeting_emulator::EmulatedTenant::dev().with_certificate(std::fs::read_to_string(fixture("cert.pem")).unwrap()),
     );
     app.create(request(simple_meeting())).await.expect("created with a certificate");
     let token_request = app.emulator.requests().into_iter().find(|r| r.host == Host::Login).unwrap();
@@ -153,7 +149,7 @@ async fn a_certificate_credential_signs_assertions_the_identity_platform_accepts
     assert_eq!(error_info(&rejected).1["aadsts_codes"], "AADSTS700027");
     // Once it is uploaded to the app registration, calls succeed again without a restart.
     app.emulator.add_tenant(
-        meeting_service::emulator::EmulatedTenant::dev()
+        meeting_emulator::EmulatedTenant::dev()
             .with_certificate(std::fs::read_to_string(fixture("rotated-certificate.pem")).unwrap()),
     );
     app.create(request(simple_meeting())).await.expect("the rotated certificate is accepted");
@@ -162,7 +158,7 @@ async fn a_certificate_credential_signs_assertions_the_identity_platform_accepts
 
 #[tokio::test]
 async fn workload_identity_exchanges_the_federated_token_read_at_every_request() {
-    use meeting_service::emulator::{federated_token, EmulatedTenant, TOKEN_EXCHANGE_AUDIENCE};
+    use meeting_emulator::{federated_token, EmulatedTenant, TOKEN_EXCHANGE_AUDIENCE};
     let issuer = "https://oidc.prod-aks.azure.com/0000/";
     let subject = "system:serviceaccount:meetings:meeting-service";
     let token_file = std::env::temp_dir().join(format!("meeting-service-wi-{}", std::process::id()));
@@ -197,11 +193,8 @@ async fn workload_identity_exchanges_the_federated_token_read_at_every_request()
 
 #[tokio::test]
 async fn tenants_added_to_or_removed_from_the_config_file_take_effect_without_restart() {
-    use meeting_service::{
-        config::Settings,
-        emulator::{EmulatedTenant, Emulator},
-        reload::SettingsSource,
-    };
+    use meeting_emulator::{EmulatedTenant, Emulator};
+    use meeting_service::{config::Settings, reload::SettingsSource};
     let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
     let dev = EmulatedTenant::dev();
     let second = EmulatedTenant { tenant_id: "0c3f5a7e-2b4d-4c6e-8f1a-3b5d7f9e1c20".into(), ..EmulatedTenant::dev() };

@@ -3,10 +3,8 @@
 
 use std::time::Duration;
 
-use meeting_service::{
-    emulator::{EmulatorConfig, Fault},
-    grpc::pb,
-};
+use meeting_emulator::{EmulatorConfig, Fault};
+use meeting_service::grpc::pb;
 use tonic::Code;
 use tonic_types::StatusExt;
 

@@ -7,10 +7,10 @@ use std::{
     time::Duration,
 };
 
+use meeting_emulator::{EmulatedTenant, Emulator, EmulatorConfig, Host, RecordedRequest, DEV_TENANT_ID, DEV_USER_ID};
 use meeting_service::{
     config::Settings,
     dev,
-    emulator::{EmulatedTenant, Emulator, EmulatorConfig, Host, RecordedRequest, DEV_TENANT_ID, DEV_USER_ID},
     grpc::pb::{self, meeting_service_client::MeetingServiceClient},
     server::{App, ServeError},
 };

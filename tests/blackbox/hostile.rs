@@ -11,7 +11,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use meeting_service::emulator::EmulatorConfig;
+use meeting_emulator::EmulatorConfig;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpListener,

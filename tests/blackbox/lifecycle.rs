@@ -7,10 +7,8 @@ use std::{
     time::Duration,
 };
 
-use meeting_service::{
-    emulator::{Fault, DEV_CLIENT_SECRET, DEV_TENANT_ID},
-    grpc::pb::meeting_service_client::MeetingServiceClient,
-};
+use meeting_emulator::{Fault, DEV_CLIENT_SECRET, DEV_TENANT_ID};
+use meeting_service::grpc::pb::meeting_service_client::MeetingServiceClient;
 use tonic::{transport::Channel, Code};
 use tonic_health::pb::{health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest};
 

@@ -1,65 +1,24 @@
 //! Observability, tested for real: the service binary exports over OTLP to a receiver in this
-//! test (a tonic server implementing the published TraceService and MetricsService), and its
-//! JSON log lines carry the correlation ids.
+//! test (`meeting-otlp-receiver`: the published TraceService and MetricsService, or OTLP/HTTP),
+//! and its JSON log lines carry the correlation ids.
 
 use std::{
     process::{Command, Stdio},
-    sync::{Arc, Mutex},
     time::Duration,
 };
 
-use meeting_service::{
-    emulator::{EmulatedTenant, Emulator, EmulatorConfig, Host, DEV_CLIENT_SECRET},
-    grpc::pb::meeting_service_client::MeetingServiceClient,
-};
-use opentelemetry_proto::tonic::{
-    collector::{
-        metrics::v1::{
-            metrics_service_server::{MetricsService, MetricsServiceServer},
-            ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-        },
-        trace::v1::{
-            trace_service_server::{TraceService, TraceServiceServer},
-            ExportTraceServiceRequest, ExportTraceServiceResponse,
-        },
+use meeting_emulator::{EmulatedTenant, Emulator, EmulatorConfig, Host, DEV_CLIENT_SECRET};
+use meeting_otlp_receiver::{
+    proto::{
+        common::v1::{any_value, KeyValue},
+        trace::v1::{span::SpanKind, Span},
     },
-    common::v1::{any_value, KeyValue},
-    trace::v1::{span::SpanKind, Span},
+    Keep, OtlpReceiver, Protocol,
 };
-use tonic::{transport::Channel, Request, Response, Status};
+use meeting_service::grpc::pb::meeting_service_client::MeetingServiceClient;
+use tonic::transport::Channel;
 
 use crate::helpers::*;
-
-#[derive(Clone, Default)]
-struct Receiver {
-    spans: Arc<Mutex<Vec<Span>>>,
-    metric_names: Arc<Mutex<Vec<String>>>,
-}
-
-#[tonic::async_trait]
-impl TraceService for Receiver {
-    async fn export(
-        &self,
-        request: Request<ExportTraceServiceRequest>,
-    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let spans = request.into_inner().resource_spans.into_iter().flat_map(|r| r.scope_spans).flat_map(|s| s.spans);
-        self.spans.lock().unwrap().extend(spans);
-        Ok(Response::new(ExportTraceServiceResponse::default()))
-    }
-}
-
-#[tonic::async_trait]
-impl MetricsService for Receiver {
-    async fn export(
-        &self,
-        request: Request<ExportMetricsServiceRequest>,
-    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        let names =
-            request.into_inner().resource_metrics.into_iter().flat_map(|r| r.scope_metrics).flat_map(|s| s.metrics);
-        self.metric_names.lock().unwrap().extend(names.map(|m| m.name));
-        Ok(Response::new(ExportMetricsServiceResponse::default()))
-    }
-}
 
 fn attribute(span: &Span, key: &str) -> Option<String> {
     span.attributes.iter().find(|kv| kv.key == key).and_then(value_text)
@@ -77,47 +36,14 @@ fn value_text(kv: &KeyValue) -> Option<String> {
 
 #[tokio::test]
 async fn spans_and_metrics_arrive_over_otlp_grpc() {
-    let receiver = Receiver::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let otlp = listener.local_addr().unwrap();
-    let service = receiver.clone();
-    tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .add_service(TraceServiceServer::new(service.clone()))
-            .add_service(MetricsServiceServer::new(service))
-            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
-            .await
-    });
-    check_export(receiver, &format!("http://{otlp}"), "grpc").await;
+    let receiver = OtlpReceiver::start(Protocol::Grpc, Keep::Everything).await.unwrap();
+    check_export(&receiver, "grpc").await;
 }
 
 #[tokio::test]
 async fn spans_and_metrics_arrive_over_otlp_http_protobuf() {
-    use axum::{body::Bytes, routing::post, Router};
-    use prost::Message;
-    let receiver = Receiver::default();
-    let (traces, metrics) = (receiver.clone(), receiver.clone());
-    let app = Router::new()
-        .route(
-            "/v1/traces",
-            post(move |body: Bytes| async move {
-                let request = ExportTraceServiceRequest::decode(body).expect("OTLP/HTTP protobuf");
-                let _ = TraceService::export(&traces, Request::new(request)).await;
-                ExportTraceServiceResponse::default().encode_to_vec()
-            }),
-        )
-        .route(
-            "/v1/metrics",
-            post(move |body: Bytes| async move {
-                let request = ExportMetricsServiceRequest::decode(body).expect("OTLP/HTTP protobuf");
-                let _ = MetricsService::export(&metrics, Request::new(request)).await;
-                ExportMetricsServiceResponse::default().encode_to_vec()
-            }),
-        );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let otlp = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    check_export(receiver, &format!("http://{otlp}"), "http/protobuf").await;
+    let receiver = OtlpReceiver::start(Protocol::HttpProtobuf, Keep::Everything).await.unwrap();
+    check_export(&receiver, "http/protobuf").await;
 }
 
 const CERT_TENANT: &str = "0c3f5a7e-2b4d-4c6e-8f1a-3b5d7f9e1c20";
@@ -248,10 +174,10 @@ async fn a_collector_that_never_answers_neither_slows_nor_fails_calls() {
     assert!(started.elapsed() < Duration::from_secs(15), "shutdown took {:?}", started.elapsed());
 }
 
-/// Runs the binary exporting to `otlp` with `protocol`, makes three calls (two with a
+/// Runs the binary exporting to `receiver` with `protocol`, makes three calls (two with a
 /// `traceparent`, one for a tenant with a certificate credential) and checks what arrived.
-async fn check_export(receiver: Receiver, otlp: &str, protocol: &str) {
-    let mut service = spawn_exporting(otlp, protocol).await;
+async fn check_export(receiver: &OtlpReceiver, protocol: &str) {
+    let mut service = spawn_exporting(receiver.endpoint(), protocol).await;
     let (emulator, client) = (&service.emulator, &mut service.client);
     let tenant = EmulatedTenant::dev();
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -265,13 +191,13 @@ async fn check_export(receiver: Receiver, otlp: &str, protocol: &str) {
     let by_certificate =
         meeting_service::grpc::pb::CreateRequest { tenant_id: CERT_TENANT.into(), ..request(simple_meeting()) };
     client.create(by_certificate).await.expect("created with a certificate credential");
-    eventually(|| receiver.metric_names.lock().unwrap().iter().any(|n| n == "rpc.server.duration"), "metrics").await;
+    eventually(|| receiver.metric_names().iter().any(|n| n == "rpc.server.duration"), "metrics").await;
 
     let output = terminate(&mut service.child).await;
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    eventually(|| receiver.spans.lock().unwrap().len() >= 6, "spans flushed at shutdown").await;
+    eventually(|| receiver.counts().spans >= 6, "spans flushed at shutdown").await;
 
-    let spans = receiver.spans.lock().unwrap().clone();
+    let spans = receiver.spans();
     let ours: Vec<&Span> = spans.iter().filter(|s| hex(&s.trace_id) == trace_id).collect();
     let server: Vec<&&Span> = ours.iter().filter(|s| s.name == "meetings.v1.MeetingService/Create").collect();
     assert_eq!(server.len(), 2, "{:?}", ours.iter().map(|s| &s.name).collect::<Vec<_>>());
@@ -360,7 +286,7 @@ async fn check_export(receiver: Receiver, otlp: &str, protocol: &str) {
     let join_url = created.meeting.as_ref().unwrap().join_web_url();
     assert!(!logs.contains(join_url), "the join URL is a secret of the meeting");
 
-    let names = receiver.metric_names.lock().unwrap().clone();
+    let names = receiver.metric_names();
     for metric in [
         "rpc.server.duration",
         "http.client.request.duration",

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use meeting_service::emulator::EmulatorConfig;
+use meeting_emulator::EmulatorConfig;
 
 use crate::helpers::*;
 
@@ -25,7 +25,7 @@ async fn fifty_concurrent_calls_on_a_cold_tenant_make_one_token_request() {
     let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     assert_eq!(field("grant_type").as_deref(), Some("client_credentials"));
     assert_eq!(field("scope"), Some(format!("{}/.default", app.emulator.graph_endpoint())));
-    assert_eq!(field("client_id").as_deref(), Some(meeting_service::emulator::DEV_CLIENT_ID));
+    assert_eq!(field("client_id").as_deref(), Some(meeting_emulator::DEV_CLIENT_ID));
 }
 
 #[tokio::test]

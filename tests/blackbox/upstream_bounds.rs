@@ -4,7 +4,7 @@
 
 use std::sync::atomic::Ordering;
 
-use meeting_service::emulator::EmulatorConfig;
+use meeting_emulator::EmulatorConfig;
 use tonic::Code;
 
 use crate::{

@@ -173,7 +173,7 @@ async fn token_endpoint_issues_tokens_and_aadsts_errors() {
 }
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).expect("fixture")
+    std::fs::read_to_string(format!("{}/../../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).expect("fixture")
 }
 
 fn segment(value: &Value) -> String {
@@ -202,7 +202,7 @@ struct Signer {
 
 impl Signer {
     fn load(name: &str) -> Signer {
-        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!("{}/../../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
         let key = match PrivateKeyDer::from_pem_file(&path).expect("key") {
             PrivateKeyDer::Pkcs8(key) => RsaKeyPair::from_pkcs8(key.secret_pkcs8_der()).expect("RSA key"),
             _ => panic!("{name}: PKCS#8 key expected"),

@@ -10,6 +10,8 @@
 //!
 //! It writes its JSON itself from Microsoft's documented wire formats and shares no types or code
 //! with the service's Graph and identity clients, so that it checks them rather than mirrors them.
+//! It is a crate of its own that does not depend on the service crate: the compiler keeps that
+//! promise.
 //!
 //! Behaviour worth knowing:
 //! * Graph checks in order: bearer token (401 `InvalidAuthenticationToken`), injected faults, route
@@ -62,6 +64,8 @@
 //!   `{"target":"graph","delayMs":3000}`; `DELETE /_emulator/faults` (204) clears the queue.
 //!
 //! Secrets and tokens are never logged; requests are traced at debug level, without bodies.
+
+#![forbid(unsafe_code)]
 
 mod assertion;
 mod faults;
