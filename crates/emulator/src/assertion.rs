@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::identity::{aadsts, AadstsError};
-use super::{wire, EmulatedTenant, Inner};
+use super::wire::{self, aadsts, AadstsError};
+use super::{EmulatedTenant, Inner};
 
 /// Clock skew allowed on `exp` and `nbf`, in seconds.
 const SKEW: i64 = 300;

@@ -14,18 +14,13 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    assertion, capture, is_media_type, respond, wire, FaultKind, Host, Inner, IssuedToken, RecordedRequest, Shared,
+    assertion, capture, is_media_type, respond,
+    wire::{self, aadsts, AadstsError},
+    FaultKind, Host, Inner, IssuedToken, RecordedRequest, Shared,
 };
 
 /// The only `client_assertion_type` Entra accepts (RFC 7523).
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-
-/// An AADSTS error: OAuth `error`, AADSTS code, HTTP status, message.
-pub(super) struct AadstsError(String, u32, u16, String);
-
-pub(super) fn aadsts(error: &str, code: u32, status: u16, message: impl Into<String>) -> AadstsError {
-    AadstsError(error.to_owned(), code, status, message.into())
-}
 
 pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let (rec, _) = capture(Host::Login, req).await;

@@ -99,3 +99,11 @@ pub(crate) fn jwt_shaped(header: &serde_json::Value, claims: &serde_json::Value,
         base64(signature, true)
     )
 }
+
+/// An AADSTS error as the token endpoint sends it: OAuth `error`, AADSTS code, HTTP status,
+/// message.
+pub(super) struct AadstsError(pub(super) String, pub(super) u32, pub(super) u16, pub(super) String);
+
+pub(super) fn aadsts(error: &str, code: u32, status: u16, message: impl Into<String>) -> AadstsError {
+    AadstsError(error.to_owned(), code, status, message.into())
+}
