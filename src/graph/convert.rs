@@ -406,6 +406,7 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
+    use crate::test_corpus::{full_meeting, FULL_MEETING_GRAPH_JSON};
 
     fn read(value: serde_json::Value) -> OnlineMeeting {
         meeting_from_dto(serde_json::from_value(value).unwrap())
@@ -485,6 +486,17 @@ mod tests {
             })
         );
         assert_eq!(serde_json::to_value(meeting_to_dto(&OnlineMeeting::default())).unwrap(), json!({}));
+    }
+
+    #[test]
+    fn a_full_meeting_is_written_byte_for_byte() {
+        let written = serde_json::to_string(&meeting_to_dto(&full_meeting(false))).unwrap();
+        assert_eq!(written, FULL_MEETING_GRAPH_JSON);
+    }
+
+    #[test]
+    fn a_full_meeting_reads_back_whole() {
+        assert_eq!(meeting_from_dto(serde_json::from_str(FULL_MEETING_GRAPH_JSON).unwrap()), full_meeting(false));
     }
 
     #[test]

@@ -528,6 +528,7 @@ fn json_from_proto(value: Value) -> Option<serde_json::Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_corpus::{full_meeting, FULL_MEETING_REPLY_DEBUG};
 
     const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
     const USER: &str = "550fae72-d251-43ec-868c-373732c2704f";
@@ -668,6 +669,23 @@ mod tests {
         assert_eq!(back.allow_recording, Some(false));
         assert_eq!(back.allow_transcription, None);
         assert_eq!(back.lobby_bypass_settings.unwrap().scope, pb::LobbyBypassScope::Invited as i32);
+    }
+
+    #[test]
+    fn a_full_meeting_reply_is_pinned() {
+        let reply = create_response(domain::MeetingCreated {
+            meeting: Box::new(full_meeting(false)),
+            created: true,
+            graph_request_id: Some("9e1b2c3d".into()),
+        });
+        assert_eq!(format!("{reply:?}"), FULL_MEETING_REPLY_DEBUG);
+    }
+
+    #[test]
+    fn a_full_request_converts_to_the_same_meeting() {
+        let meeting = full_meeting(true);
+        let command = create_command(request(meeting_to_proto(meeting.clone())), None).unwrap();
+        assert_eq!(*command.meeting, meeting);
     }
 
     #[test]
