@@ -5,10 +5,12 @@
 mod ids;
 mod meeting;
 mod validate;
+mod violation;
 
 pub use ids::{AcceptLanguage, TenantId, UserId};
 pub use meeting::*;
-pub use validate::{unsupported_in_us_government, validate_new_meeting, FieldViolation, ValidationError};
+pub use validate::{unsupported_in_us_government, validate_new_meeting};
+pub use violation::{FieldViolation, ValidationError};
 
 /// A request to create one meeting, already validated.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,51 +1,12 @@
 //! Checks a meeting before anything is sent: bad input must end as INVALID_ARGUMENT naming the
 //! field, never as a request to Graph.
 
-use std::fmt;
-
 use super::ids::is_plausible_upn;
 use super::meeting::{MeetingParticipantInfo, OnlineMeeting, MODELED_PROPERTIES};
+use super::violation::FieldViolation;
 
 /// Graph documents at most 1,000 characters for a meeting subject.
 pub const MAX_SUBJECT_CHARS: usize = 1_000;
-
-/// One invalid field, named by its path in the gRPC request (e.g. `meeting.subject`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FieldViolation {
-    pub field: String,
-    pub description: String,
-}
-
-impl FieldViolation {
-    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
-        FieldViolation { field: field.into(), description: description.into() }
-    }
-}
-
-/// Every violation found in a request (all of them, so a caller fixes them in one go).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub struct ValidationError {
-    pub violations: Vec<FieldViolation>,
-}
-
-impl fmt::Display for ValidationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("invalid request: ")?;
-        for (i, v) in self.violations.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
-            }
-            write!(f, "{} {}", v.field, v.description)?;
-        }
-        Ok(())
-    }
-}
-
-impl From<Vec<FieldViolation>> for ValidationError {
-    fn from(violations: Vec<FieldViolation>) -> Self {
-        ValidationError { violations }
-    }
-}
 
 /// The parameters Graph's createOrGet action takes (besides externalId).
 const CREATE_OR_GET_FIELDS: &str = "subject, start_date_time, end_date_time, participants and chat_info";
@@ -354,18 +315,6 @@ mod tests {
         assert_eq!(fields, ["meeting.meeting_template_id", "meeting.allow_recording"]);
         assert!(
             unsupported_in_us_government(&OnlineMeeting { subject: Some("x".into()), ..Default::default() }).is_empty()
-        );
-    }
-
-    #[test]
-    fn display_lists_every_violation() {
-        let err = ValidationError::from(vec![
-            FieldViolation::new("tenant_id", "is required"),
-            FieldViolation::new("meeting.subject", "must be at most 1000 characters"),
-        ]);
-        assert_eq!(
-            err.to_string(),
-            "invalid request: tenant_id is required; meeting.subject must be at most 1000 characters"
         );
     }
 }
