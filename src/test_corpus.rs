@@ -156,7 +156,9 @@ pub fn full_meeting(writable: bool) -> crate::domain::OnlineMeeting {
             is_enabled_for_content_sharing: Some(true),
             is_enabled_for_video: Some(false),
         }),
-        sensitivity_label_assignment: Some(SensitivityLabelAssignment { sensitivity_label_id: text("label-1") }),
+        sensitivity_label_assignment: Some(OnlineMeetingSensitivityLabelAssignment {
+            sensitivity_label_id: text("label-1"),
+        }),
         cloud_video_interop_info: Some(CloudVideoInteropInfo {
             more_info_web_url: text("https://cvi.example"),
             tenant_key: text("tenant-key"),
