@@ -513,15 +513,19 @@ mod tests {
     fn set_properties_follow_presence() {
         let meeting = OnlineMeeting {
             subject: Some(String::new()),
+            meeting_template_id: Some("t".into()),
             allow_recording: Some(false),
             capabilities: vec![],
             anonymize_identity_for_roles: vec![OnlineMeetingRole::Attendee],
             additional_data: [("x".to_owned(), serde_json::json!(1))].into_iter().collect(),
             ..Default::default()
         };
-        let set: Vec<_> = meeting.set_properties().map(|p| p.field).collect();
-        assert_eq!(set, ["subject", "allow_recording", "anonymize_identity_for_roles"]);
-        assert_eq!(OnlineMeeting::default().set_properties().count(), 0);
+        let set: Vec<_> = meeting.set_properties(|_| true).map(|p| p.field).collect();
+        assert_eq!(set, ["subject", "meeting_template_id", "allow_recording", "anonymize_identity_for_roles"]);
+        assert_eq!(OnlineMeeting::default().set_properties(|_| true).count(), 0);
+        let flags: Vec<_> = meeting.set_properties(|p| p.patchable).map(|p| p.field).collect();
+        assert_eq!(flags, ["subject", "allow_recording", "anonymize_identity_for_roles"]);
+        assert_eq!(meeting.set_properties(|p| p.read_only).count(), 0);
     }
 
     #[test]

@@ -115,11 +115,22 @@ macro_rules! domain_types {
                 Self::PROPERTIES.iter().find(|p| p.field == field)
             }
 
-            /// The rows of the properties this value sets, in the table's order.
-            pub fn set_properties(&self) -> impl Iterator<Item = &'static $crate::domain::Property> {
-                let set = [$( $crate::domain::Presence::is_set(&self.$field) ),*];
-                Self::PROPERTIES.iter().zip(set).filter_map(|(property, set)| set.then_some(property))
+            /// The rows `keep` accepts of the properties this value sets, in the table's order.
+            /// `keep` sees each row before its value is looked at.
+            pub fn set_properties<'a>(
+                &'a self,
+                keep: impl Fn(&$crate::domain::Property) -> bool + 'a,
+            ) -> impl Iterator<Item = &'static $crate::domain::Property> + 'a {
+                Self::PROPERTIES
+                    .iter()
+                    .zip(Self::PRESENCE)
+                    .filter(move |(property, is_set)| keep(property) && is_set(self))
+                    .map(|(property, _)| property)
             }
+
+            /// Whether each row's property is set, in the table's order.
+            const PRESENCE: &'static [fn(&Self) -> bool] =
+                &[$( |value: &Self| $crate::domain::Presence::is_set(&value.$field) ),*];
         }
     )*};
 }

@@ -18,11 +18,11 @@ pub fn validate_new_meeting(meeting: &OnlineMeeting, violations: &mut Vec<FieldV
     };
     let m = meeting;
 
-    for property in m.set_properties().filter(|p| p.read_only) {
+    for property in m.set_properties(|p| p.read_only) {
         reject(property.field, READ_ONLY);
     }
     if let Some(settings) = &m.join_meeting_id_settings {
-        for property in settings.set_properties().filter(|p| p.read_only) {
+        for property in settings.set_properties(|p| p.read_only) {
             let why = match property.field {
                 "passcode" => "is read-only: Graph generates the passcode (custom passcodes are not supported)",
                 _ => READ_ONLY,
@@ -67,7 +67,7 @@ pub fn validate_new_meeting(meeting: &OnlineMeeting, violations: &mut Vec<FieldV
             reject("external_id", "must not be empty when set");
         }
         // Read-only properties are refused above already.
-        let refused = m.set_properties().filter(|p| !p.create_or_get && !p.read_only).map(|p| p.field);
+        let refused = m.set_properties(|p| !p.create_or_get && !p.read_only).map(|p| p.field);
         let pass_through = (!m.additional_data.is_empty()).then_some("additional_data");
         for field in refused.chain(pass_through) {
             reject(
@@ -112,8 +112,7 @@ fn check_participant(info: &MeetingParticipantInfo, path: &str, reject: &mut imp
 /// metadata for those clouds (the table's `not_in_usgov`, top-level properties). Sending them
 /// there would fail or be ignored; callers are told instead.
 pub fn unsupported_in_us_government(m: &OnlineMeeting) -> Vec<FieldViolation> {
-    m.set_properties()
-        .filter(|p| p.not_in_usgov)
+    m.set_properties(|p| p.not_in_usgov)
         .map(|p| {
             FieldViolation::new(
                 format!("meeting.{}", p.field),

@@ -7,28 +7,12 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-use crate::domain::online_meeting_properties;
+// An unset property (`None`, an empty list) is not written: the domain's presence is the wire's.
+use crate::domain::{online_meeting_properties, Presence};
 
 /// `null` reads as a missing property: `None`, or an empty list.
 fn null_as_unset<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
-/// What an unset property is not written: `None`, or an empty list.
-trait Unset {
-    fn is_unset(&self) -> bool;
-}
-
-impl<T> Unset for Option<T> {
-    fn is_unset(&self) -> bool {
-        self.is_none()
-    }
-}
-
-impl<T> Unset for Vec<T> {
-    fn is_unset(&self) -> bool {
-        self.is_empty()
-    }
 }
 
 /// The JSON type of a table row's kind.
@@ -54,6 +38,7 @@ macro_rules! dto_types {
                [$($flag:ident),*] ),* $(,)?
         }
     )*) => {$(
+        #[doc = concat!("Graph's JSON of [`crate::domain::", stringify!($name), "`].")]
         #[derive(Debug, Default, Deserialize, Serialize)]
         pub struct $name {
             $(
@@ -62,7 +47,7 @@ macro_rules! dto_types {
                     $(alias = $alias,)*
                     default,
                     deserialize_with = "null_as_unset",
-                    skip_serializing_if = "Unset::is_unset"
+                    skip_serializing_if = "Presence::is_unset"
                 )]
                 pub $field: dto_type!($kind $($of)?),
             )*
