@@ -520,12 +520,12 @@ mod tests {
             additional_data: [("x".to_owned(), serde_json::json!(1))].into_iter().collect(),
             ..Default::default()
         };
-        let set: Vec<_> = meeting.set_properties(|_| true).map(|p| p.field).collect();
+        let set: Vec<_> = meeting.set_properties(|_| true).into_iter().map(|p| p.field).collect();
         assert_eq!(set, ["subject", "meeting_template_id", "allow_recording", "anonymize_identity_for_roles"]);
-        assert_eq!(OnlineMeeting::default().set_properties(|_| true).count(), 0);
-        let flags: Vec<_> = meeting.set_properties(|p| p.patchable).map(|p| p.field).collect();
+        assert!(OnlineMeeting::default().set_properties(|_| true).is_empty());
+        let flags: Vec<_> = meeting.set_properties(|p| p.patchable).into_iter().map(|p| p.field).collect();
         assert_eq!(flags, ["subject", "allow_recording", "anonymize_identity_for_roles"]);
-        assert_eq!(meeting.set_properties(|p| p.read_only).count(), 0);
+        assert!(meeting.set_properties(|p| p.read_only).is_empty());
     }
 
     #[test]

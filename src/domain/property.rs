@@ -66,6 +66,18 @@ pub trait Enumeration: Copy + PartialEq + 'static {
     const UNKNOWN: Option<Self>;
 }
 
+/// A table row as [`Property`] data: its flags set over [`Property::PLAIN`].
+macro_rules! row {
+    ($field:ident, $json:literal, $($flag:ident),*) => {
+        $crate::domain::Property {
+            field: stringify!($field),
+            json: $json,
+            $($flag: true,)*
+            ..$crate::domain::Property::PLAIN
+        }
+    };
+}
+
 /// The domain type of a table row's kind (see `online_meeting_properties!`).
 macro_rules! domain_type {
     (text) => { Option<String> };
@@ -101,14 +113,8 @@ macro_rules! domain_types {
 
         impl $name {
             /// This type's table: one row per property, in the table's order.
-            pub const PROPERTIES: &'static [$crate::domain::Property] = &[$(
-                $crate::domain::Property {
-                    field: stringify!($field),
-                    json: $json,
-                    $($flag: true,)*
-                    ..$crate::domain::Property::PLAIN
-                }
-            ),*];
+            pub const PROPERTIES: &'static [$crate::domain::Property] =
+                &[$( $crate::domain::property::row!($field, $json, $($flag),*) ),*];
 
             /// The row of `field` (snake_case).
             pub fn property(field: &str) -> Option<&'static $crate::domain::Property> {
@@ -116,21 +122,22 @@ macro_rules! domain_types {
             }
 
             /// The rows `keep` accepts of the properties this value sets, in the table's order.
-            /// `keep` sees each row before its value is looked at.
-            pub fn set_properties<'a>(
-                &'a self,
-                keep: impl Fn(&$crate::domain::Property) -> bool + 'a,
-            ) -> impl Iterator<Item = &'static $crate::domain::Property> + 'a {
-                Self::PROPERTIES
-                    .iter()
-                    .zip(Self::PRESENCE)
-                    .filter(move |(property, is_set)| keep(property) && is_set(self))
-                    .map(|(property, _)| property)
+            /// `keep` sees each row before its value is looked at, as a constant: a flag test is
+            /// decided when this is compiled, so only the flagged properties are looked at.
+            pub fn set_properties(
+                &self,
+                keep: impl Fn(&$crate::domain::Property) -> bool,
+            ) -> Vec<&'static $crate::domain::Property> {
+                let mut set = Vec::new();
+                $({
+                    const ROW: &$crate::domain::Property =
+                        &$crate::domain::property::row!($field, $json, $($flag),*);
+                    if keep(ROW) && $crate::domain::Presence::is_set(&self.$field) {
+                        set.push(ROW);
+                    }
+                })*
+                set
             }
-
-            /// Whether each row's property is set, in the table's order.
-            const PRESENCE: &'static [fn(&Self) -> bool] =
-                &[$( |value: &Self| $crate::domain::Presence::is_set(&value.$field) ),*];
         }
     )*};
 }
@@ -163,4 +170,4 @@ macro_rules! domain_enums {
     )*};
 }
 
-pub(crate) use {domain_enums, domain_type, domain_types, is_sentinel};
+pub(crate) use {domain_enums, domain_type, domain_types, is_sentinel, row};

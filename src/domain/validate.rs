@@ -67,7 +67,7 @@ pub fn validate_new_meeting(meeting: &OnlineMeeting, violations: &mut Vec<FieldV
             reject("external_id", "must not be empty when set");
         }
         // Read-only properties are refused above already.
-        let refused = m.set_properties(|p| !p.create_or_get && !p.read_only).map(|p| p.field);
+        let refused = m.set_properties(|p| !p.create_or_get && !p.read_only).into_iter().map(|p| p.field);
         let pass_through = (!m.additional_data.is_empty()).then_some("additional_data");
         for field in refused.chain(pass_through) {
             reject(
@@ -113,6 +113,7 @@ fn check_participant(info: &MeetingParticipantInfo, path: &str, reject: &mut imp
 /// there would fail or be ignored; callers are told instead.
 pub fn unsupported_in_us_government(m: &OnlineMeeting) -> Vec<FieldViolation> {
     m.set_properties(|p| p.not_in_usgov)
+        .into_iter()
         .map(|p| {
             FieldViolation::new(
                 format!("meeting.{}", p.field),
