@@ -54,7 +54,7 @@ macro_rules! to_graph {
         $v
     };
     (texts, $v:expr) => {
-        $v.clone()
+        list(&$v, Clone::clone)
     };
     (time, $v:expr) => {
         graph_time($v)
@@ -63,7 +63,7 @@ macro_rules! to_graph {
         $v.map(|member| member.graph_name().to_owned())
     };
     (choices, $v:expr) => {
-        $v.iter().map(|member| member.graph_name().to_owned()).collect()
+        list(&$v, |member| member.graph_name().to_owned())
     };
     (object, $v:expr) => {
         $v.as_ref().map(ToGraph::to_graph)
@@ -72,7 +72,7 @@ macro_rules! to_graph {
         $v.as_deref().map(|object| Box::new(object.to_graph()))
     };
     (objects, $v:expr) => {
-        $v.iter().map(ToGraph::to_graph).collect()
+        list(&$v, ToGraph::to_graph)
     };
 }
 
@@ -86,7 +86,7 @@ macro_rules! into_domain {
         $v
     };
     (texts, $v:expr, $json:tt, $kept:ident) => {
-        $v
+        $v.unwrap_or_default()
     };
     (time, $v:expr, $json:tt, $kept:ident) => {
         read_time($v, $json, &mut $kept)
@@ -95,7 +95,7 @@ macro_rules! into_domain {
         $v.and_then(|name| member(&name))
     };
     (choices, $v:expr, $json:tt, $kept:ident) => {
-        $v.iter().filter_map(|name| member(name)).collect()
+        $v.unwrap_or_default().iter().filter_map(|name| member(name)).collect()
     };
     (object, $v:expr, $json:tt, $kept:ident) => {
         $v.map(IntoDomain::into_domain)
@@ -104,7 +104,7 @@ macro_rules! into_domain {
         $v.map(|object| Box::new(object.into_domain()))
     };
     (objects, $v:expr, $json:tt, $kept:ident) => {
-        $v.into_iter().map(IntoDomain::into_domain).collect()
+        $v.unwrap_or_default().into_iter().map(IntoDomain::into_domain).collect()
     };
 }
 
@@ -159,6 +159,11 @@ online_meeting_properties!(graph_conversions);
 /// unset rather than as a guess.
 fn member<E: GraphName>(name: &str) -> Option<E> {
     E::from_graph_name(name).or(E::UNKNOWN)
+}
+
+/// A list as Graph's JSON carries it: an empty one is not written.
+fn list<T, U>(items: &[T], each: impl FnMut(&T) -> U) -> Option<Vec<U>> {
+    (!items.is_empty()).then(|| items.iter().map(each).collect())
 }
 
 fn graph_time(value: Option<OffsetDateTime>) -> Option<String> {

@@ -4,28 +4,24 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-// An unset property (`None`, an empty list) is not written: the domain's presence is the wire's.
-use crate::domain::{online_meeting_properties, Presence};
+use crate::domain::online_meeting_properties;
 
-/// `null` reads as a missing property: `None`, or an empty list.
-fn null_as_unset<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
-/// The JSON type of a table row's kind.
+/// The JSON type of a table row's kind. Every one is an `Option`, so that serde reads `null` and
+/// a missing property alike (as `None`) and writes neither; an empty list is not written either
+/// (`convert` makes it `None`).
 macro_rules! dto_type {
     (text) => { Option<String> };
     (flag) => { Option<bool> };
     (time) => { Option<String> };
-    (texts) => { Vec<String> };
+    (texts) => { Option<Vec<String>> };
     (choice $of:ident) => { Option<String> };
-    (choices $of:ident) => { Vec<String> };
+    (choices $of:ident) => { Option<Vec<String>> };
     (object $of:ident) => { Option<$of> };
     (boxed $of:ident) => { Option<Box<$of>> };
-    (objects $of:ident) => { Vec<$of> };
+    (objects $of:ident) => { Option<Vec<$of>> };
 }
 
 /// The property table's callback: one serde struct per type, fields in the table's order (the
@@ -42,13 +38,7 @@ macro_rules! dto_types {
         #[derive(Debug, Default, Deserialize, Serialize)]
         pub struct $name {
             $(
-                #[serde(
-                    rename = $json,
-                    $(alias = $alias,)*
-                    default,
-                    deserialize_with = "null_as_unset",
-                    skip_serializing_if = "Presence::is_unset"
-                )]
+                #[serde(rename = $json, $(alias = $alias,)* default, skip_serializing_if = "Option::is_none")]
                 pub $field: dto_type!($kind $($of)?),
             )*
             $(
