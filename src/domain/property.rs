@@ -39,10 +39,6 @@ impl Property {
 /// sent to Graph (Graph then applies the tenant's meeting policy).
 pub trait Presence {
     fn is_set(&self) -> bool;
-
-    fn is_unset(&self) -> bool {
-        !self.is_set()
-    }
 }
 
 impl<T> Presence for Option<T> {

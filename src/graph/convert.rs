@@ -141,6 +141,7 @@ macro_rules! graph_conversions {
             type Domain = domain::$name;
             fn into_domain(self) -> domain::$name {
                 let dto = self;
+                // Used by open types and by date-times only.
                 #[allow(unused_mut, unused_variables)]
                 let mut kept = kept!(dto $($extra)?);
                 domain::$name {

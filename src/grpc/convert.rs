@@ -496,6 +496,32 @@ mod tests {
     }
 
     #[test]
+    fn every_enum_member_maps_to_the_proto_value_of_its_graph_name() {
+        fn screaming(graph_name: &str) -> String {
+            let mut out = String::new();
+            for c in graph_name.chars() {
+                if c.is_ascii_uppercase() {
+                    out.push('_');
+                }
+                out.push(c.to_ascii_uppercase());
+            }
+            out
+        }
+        macro_rules! check_all {
+            ($( $(#[$doc:meta])* $name:ident { $($member:ident = $json:literal),+ $(,)? } )*) => {$(
+                assert_eq!(<domain::$name as Enumeration>::MEMBERS.len(), [$($json),+].len());
+                $(
+                    let value = pb::$name::from_domain(domain::$name::$member);
+                    assert_eq!(value.to_domain(), Some(domain::$name::$member));
+                    assert!(value.as_str_name().ends_with(&format!("_{}", screaming($json))), "{}", value.as_str_name());
+                )+
+                assert_eq!(pb::$name::Unspecified.to_domain(), None);
+            )*};
+        }
+        meeting_enums!(check_all);
+    }
+
+    #[test]
     fn json_values_round_trip() {
         let json = serde_json::json!({"a": [1, 2.5, "x", null, true, {"b": {}}]});
         assert_eq!(json_from_proto(json_to_proto(json.clone())), Some(json));
