@@ -42,10 +42,11 @@ pub type AdditionalData = BTreeMap<String, serde_json::Value>;
 /// there. `patchable` and `create_or_get` describe top-level properties (a PATCH body and
 /// createOrGet's parameters are made of those).
 ///
-/// Callers pass a macro that takes the rows: `online_meeting_properties!(their_macro)`.
+/// Callers pass a macro that takes the rows, in the bracketed form `each_type!` hands over:
+/// `online_meeting_properties!(their_macro)`.
 macro_rules! online_meeting_properties {
     ($callback:ident) => {
-        $callback! {
+        $crate::domain::each_type! { $callback;
             /// A Teams online meeting (Graph's onlineMeeting).
             OnlineMeeting + additional_data {
                 id: text = "id" [read_only],
@@ -470,7 +471,7 @@ mod tests {
 
     /// Each table as (type name, rows), through the table's own callback.
     macro_rules! tables {
-        ($( $(#[$doc:meta])* $name:ident $(+ $extra:ident)? { $($rows:tt)* } )*) => {
+        ($( [$($attr:tt)*] $name:ident [$($extra:tt)*] { $($rows:tt)* } )*) => {
             [$( (stringify!($name), $name::PROPERTIES) ),*]
         };
     }

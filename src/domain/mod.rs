@@ -14,6 +14,7 @@ mod violation;
 pub use ids::{AcceptLanguage, TenantId, UserId};
 pub use meeting::*;
 pub(crate) use meeting::{meeting_enums, online_meeting_properties};
+pub(crate) use property::each_type;
 pub use property::{Enumeration, Presence, Property};
 pub use validate::{unsupported_in_us_government, validate_new_meeting};
 pub use violation::{FieldViolation, ValidationError};

@@ -64,13 +64,35 @@ pub trait Enumeration: Copy + PartialEq + 'static {
 
 /// A table row as [`Property`] data: its flags set over [`Property::PLAIN`].
 macro_rules! row {
-    ($field:ident, $json:literal, $($flag:ident),*) => {
+    ($field:ident, $json:tt, $($flag:ident),*) => {
         $crate::domain::Property {
             field: stringify!($field),
             json: $json,
             $($flag: true,)*
             ..$crate::domain::Property::PLAIN
         }
+    };
+}
+
+/// Parses a property table (the grammar `online_meeting_properties!` documents) once, and hands
+/// it to `$callback` with each part in brackets, so that every callback matches one short form:
+///
+/// ```text
+/// [type attributes] Name [extra] { [row attributes] field kind [Of] "json" [aliases] [flags] ... }
+/// ```
+macro_rules! each_type {
+    ($callback:ident; $(
+        $(#[$type_attr:meta])*
+        $name:ident $(+ $extra:ident)? {
+            $( $(#[$attr:meta])* $field:ident : $kind:ident $(($of:ident))? = $json:tt $(| $alias:tt)*
+               [$($flag:ident),*] ),* $(,)?
+        }
+    )*) => {
+        $callback! { $(
+            [$(#[$type_attr])*] $name [$($extra)?] {
+                $( [$(#[$attr])*] $field $kind [$($of)?] $json [$($alias)*] [$($flag)*] )*
+            }
+        )* }
     };
 }
 
@@ -89,17 +111,13 @@ macro_rules! domain_type {
 
 /// A property table's callback: one plain struct per type, and its rows as [`Property`] data.
 macro_rules! domain_types {
-    ($(
-        $(#[$type_doc:meta])*
-        $name:ident $(+ $extra:ident)? {
-            $( $(#[$doc:meta])* $field:ident : $kind:ident $(($of:ident))? = $json:literal $(| $alias:literal)*
-               [$($flag:ident),*] ),* $(,)?
-        }
-    )*) => {$(
-        $(#[$type_doc])*
+    ($( [$($type_attr:tt)*] $name:ident [$($extra:ident)?] {
+        $( [$($attr:tt)*] $field:ident $kind:ident [$($of:ident)?] $json:tt [$($alias:tt)*] [$($flag:ident)*] )*
+    } )*) => {$(
+        $($type_attr)*
         #[derive(Clone, Debug, Default, PartialEq)]
         pub struct $name {
-            $( $(#[$doc])* pub $field: $crate::domain::property::domain_type!($kind $($of)?), )*
+            $( $($attr)* pub $field: $crate::domain::property::domain_type!($kind $($of)?), )*
             $(
                 /// What Graph sent (or a caller passes through) that the model does not name,
                 /// by Graph's JSON name.
@@ -166,4 +184,4 @@ macro_rules! domain_enums {
     )*};
 }
 
-pub(crate) use {domain_enums, domain_type, domain_types, is_sentinel, row};
+pub(crate) use {domain_enums, domain_type, domain_types, each_type, is_sentinel, row};

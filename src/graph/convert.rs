@@ -120,13 +120,9 @@ macro_rules! kept {
 
 /// The property table's callback: both conversions of every type.
 macro_rules! graph_conversions {
-    ($(
-        $(#[$type_doc:meta])*
-        $name:ident $(+ $extra:ident)? {
-            $( $(#[$doc:meta])* $field:ident : $kind:ident $(($of:ident))? = $json:tt $(| $alias:tt)*
-               [$($flag:ident),*] ),* $(,)?
-        }
-    )*) => {$(
+    ($( [$($type_attr:tt)*] $name:ident [$($extra:ident)?] {
+        $( [$($attr:tt)*] $field:ident $kind:ident [$($of:ident)?] $json:tt [$($alias:tt)*] [$($flag:ident)*] )*
+    } )*) => {$(
         impl ToGraph for domain::$name {
             type Dto = model::$name;
             fn to_graph(&self) -> model::$name {

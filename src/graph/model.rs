@@ -27,13 +27,9 @@ macro_rules! dto_type {
 /// The property table's callback: one serde struct per type, fields in the table's order (the
 /// order they are written in).
 macro_rules! dto_types {
-    ($(
-        $(#[$type_doc:meta])*
-        $name:ident $(+ $extra:ident)? {
-            $( $(#[$doc:meta])* $field:ident : $kind:ident $(($of:ident))? = $json:tt $(| $alias:tt)*
-               [$($flag:ident),*] ),* $(,)?
-        }
-    )*) => {$(
+    ($( [$($type_attr:tt)*] $name:ident [$($extra:ident)?] {
+        $( [$($attr:tt)*] $field:ident $kind:ident [$($of:ident)?] $json:tt [$($alias:tt)*] [$($flag:ident)*] )*
+    } )*) => {$(
         #[doc = concat!("Graph's JSON of [`crate::domain::", stringify!($name), "`].")]
         #[derive(Debug, Default, Deserialize, Serialize)]
         pub struct $name {

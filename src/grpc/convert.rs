@@ -255,13 +255,9 @@ macro_rules! into_proto {
 
 /// The property table's callback: both conversions of every message.
 macro_rules! proto_conversions {
-    ($(
-        $(#[$type_doc:meta])*
-        $name:ident $(+ $extra:ident)? {
-            $( $(#[$doc:meta])* $field:ident : $kind:ident $(($of:ident))? = $json:literal $(| $alias:literal)*
-               [$($flag:ident),*] ),* $(,)?
-        }
-    )*) => {$(
+    ($( [$($type_attr:tt)*] $name:ident [$($extra:ident)?] {
+        $( [$($attr:tt)*] $field:ident $kind:ident [$($of:ident)?] $json:tt [$($alias:tt)*] [$($flag:ident)*] )*
+    } )*) => {$(
         impl FromProto for pb::$name {
             type Domain = domain::$name;
             // A message of plain rows (text, flags) has nothing the wire can get wrong.
