@@ -1,8 +1,11 @@
+//! Identifiers a request names (tenant, organizer) and the language it asks for, each parsed
+//! once into a type that can only hold a valid value.
+
 use std::fmt;
 
 use uuid::Uuid;
 
-use super::validate::FieldViolation;
+use super::violation::FieldViolation;
 
 /// A Microsoft Entra tenant id: a GUID, kept in its canonical lower-case hyphenated form.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,54 +1,15 @@
 //! Checks a meeting before anything is sent: bad input must end as INVALID_ARGUMENT naming the
-//! field, never as a request to Graph.
-
-use std::fmt;
+//! field, never as a request to Graph. Which properties a create, createOrGet or a US Government
+//! cloud refuses is read from the property table's flags.
 
 use super::ids::is_plausible_upn;
-use super::meeting::{MeetingParticipantInfo, OnlineMeeting, MODELED_PROPERTIES};
+use super::meeting::{MeetingParticipantInfo, OnlineMeeting};
+use super::violation::FieldViolation;
 
 /// Graph documents at most 1,000 characters for a meeting subject.
 pub const MAX_SUBJECT_CHARS: usize = 1_000;
 
-/// One invalid field, named by its path in the gRPC request (e.g. `meeting.subject`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FieldViolation {
-    pub field: String,
-    pub description: String,
-}
-
-impl FieldViolation {
-    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
-        FieldViolation { field: field.into(), description: description.into() }
-    }
-}
-
-/// Every violation found in a request (all of them, so a caller fixes them in one go).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub struct ValidationError {
-    pub violations: Vec<FieldViolation>,
-}
-
-impl fmt::Display for ValidationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("invalid request: ")?;
-        for (i, v) in self.violations.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
-            }
-            write!(f, "{} {}", v.field, v.description)?;
-        }
-        Ok(())
-    }
-}
-
-impl From<Vec<FieldViolation>> for ValidationError {
-    fn from(violations: Vec<FieldViolation>) -> Self {
-        ValidationError { violations }
-    }
-}
-
-/// The parameters Graph's createOrGet action takes (besides externalId).
-const CREATE_OR_GET_FIELDS: &str = "subject, start_date_time, end_date_time, participants and chat_info";
+const READ_ONLY: &str = "is read-only: Graph sets it";
 
 /// Appends to `violations` what is wrong with `meeting` as the body of a create.
 pub fn validate_new_meeting(meeting: &OnlineMeeting, violations: &mut Vec<FieldViolation>) {
@@ -57,34 +18,16 @@ pub fn validate_new_meeting(meeting: &OnlineMeeting, violations: &mut Vec<FieldV
     };
     let m = meeting;
 
-    const READ_ONLY: &str = "is read-only: Graph sets it";
-    for (field, set) in [
-        ("id", m.id.is_some()),
-        ("creation_date_time", m.creation_date_time.is_some()),
-        ("join_web_url", m.join_web_url.is_some()),
-        ("join_url", m.join_url.is_some()),
-        ("video_teleconference_id", m.video_teleconference_id.is_some()),
-        ("audio_conferencing", m.audio_conferencing.is_some()),
-        ("join_information", m.join_information.is_some()),
-        ("auto_admitted_users", m.auto_admitted_users.is_some()),
-        ("attendee_report", m.attendee_report.is_some()),
-        ("recording", m.recording.is_some()),
-        ("alternative_recording", m.alternative_recording.is_some()),
-        ("broadcast_recording", m.broadcast_recording.is_some()),
-    ] {
-        if set {
-            reject(field, READ_ONLY);
-        }
+    for property in m.set_properties(|p| p.read_only) {
+        reject(property.field, READ_ONLY);
     }
     if let Some(settings) = &m.join_meeting_id_settings {
-        if settings.join_meeting_id.is_some() {
-            reject("join_meeting_id_settings.join_meeting_id", READ_ONLY);
-        }
-        if settings.passcode.is_some() {
-            reject(
-                "join_meeting_id_settings.passcode",
-                "is read-only: Graph generates the passcode (custom passcodes are not supported)",
-            );
+        for property in settings.set_properties(|p| p.read_only) {
+            let why = match property.field {
+                "passcode" => "is read-only: Graph generates the passcode (custom passcodes are not supported)",
+                _ => READ_ONLY,
+            };
+            reject(&format!("join_meeting_id_settings.{}", property.field), why);
         }
     }
 
@@ -114,7 +57,7 @@ pub fn validate_new_meeting(meeting: &OnlineMeeting, violations: &mut Vec<FieldV
     }
 
     for key in m.additional_data.keys() {
-        if MODELED_PROPERTIES.iter().any(|p| p.eq_ignore_ascii_case(key)) {
+        if OnlineMeeting::is_modeled(key) {
             reject(&format!("additional_data.{key}"), "names a property this API models: set the field instead");
         }
     }
@@ -123,12 +66,29 @@ pub fn validate_new_meeting(meeting: &OnlineMeeting, violations: &mut Vec<FieldV
         if external_id.trim().is_empty() {
             reject("external_id", "must not be empty when set");
         }
-        for field in fields_outside_create_or_get(m) {
+        // Read-only properties are refused above already.
+        let refused = m.set_properties(|p| !p.create_or_get && !p.read_only).into_iter().map(|p| p.field);
+        let pass_through = (!m.additional_data.is_empty()).then_some("additional_data");
+        for field in refused.chain(pass_through) {
             reject(
                 field,
-                &format!("is not accepted with external_id: Graph's createOrGet takes only {CREATE_OR_GET_FIELDS}"),
+                &format!("is not accepted with external_id: Graph's createOrGet takes only {}", create_or_get_fields()),
             );
         }
+    }
+}
+
+/// createOrGet's parameters besides externalId, for messages: "subject, ... and chat_info".
+fn create_or_get_fields() -> String {
+    let fields: Vec<_> = OnlineMeeting::PROPERTIES
+        .iter()
+        .filter(|p| p.create_or_get && p.field != "external_id")
+        .map(|p| p.field)
+        .collect();
+    match fields.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
     }
 }
 
@@ -148,74 +108,15 @@ fn check_participant(info: &MeetingParticipantInfo, path: &str, reject: &mut imp
     }
 }
 
-/// Which set properties Graph's createOrGet would refuse.
-fn fields_outside_create_or_get(m: &OnlineMeeting) -> Vec<&'static str> {
-    let set = [
-        ("expiry_date_time", m.expiry_date_time.is_some()),
-        ("meeting_template_id", m.meeting_template_id.is_some()),
-        ("meeting_options_web_url", m.meeting_options_web_url.is_some()),
-        ("meeting_spoken_language_tag", m.meeting_spoken_language_tag.is_some()),
-        ("meeting_type", m.meeting_type.is_some()),
-        ("chat_restrictions", m.chat_restrictions.is_some()),
-        ("join_meeting_id_settings", m.join_meeting_id_settings.is_some()),
-        ("lobby_bypass_settings", m.lobby_bypass_settings.is_some()),
-        ("broadcast_settings", m.broadcast_settings.is_some()),
-        ("is_broadcast", m.is_broadcast.is_some()),
-        ("watermark_protection", m.watermark_protection.is_some()),
-        ("sensitivity_label_assignment", m.sensitivity_label_assignment.is_some()),
-        ("cloud_video_interop_info", m.cloud_video_interop_info.is_some()),
-        ("allowed_presenters", m.allowed_presenters.is_some()),
-        ("allowed_lobby_admitters", m.allowed_lobby_admitters.is_some()),
-        ("allow_meeting_chat", m.allow_meeting_chat.is_some()),
-        ("allow_live_share", m.allow_live_share.is_some()),
-        ("share_meeting_chat_history_default", m.share_meeting_chat_history_default.is_some()),
-        ("allow_attendee_to_enable_camera", m.allow_attendee_to_enable_camera.is_some()),
-        ("allow_attendee_to_enable_mic", m.allow_attendee_to_enable_mic.is_some()),
-        ("allow_breakout_rooms", m.allow_breakout_rooms.is_some()),
-        ("allow_copying_and_sharing_meeting_content", m.allow_copying_and_sharing_meeting_content.is_some()),
-        ("allow_participants_to_change_name", m.allow_participants_to_change_name.is_some()),
-        ("allow_power_point_sharing", m.allow_power_point_sharing.is_some()),
-        ("allow_recording", m.allow_recording.is_some()),
-        ("allow_teamwork_reactions", m.allow_teamwork_reactions.is_some()),
-        ("allow_transcription", m.allow_transcription.is_some()),
-        ("allow_whiteboard", m.allow_whiteboard.is_some()),
-        ("is_end_to_end_encryption_enabled", m.is_end_to_end_encryption_enabled.is_some()),
-        ("is_entry_exit_announced", m.is_entry_exit_announced.is_some()),
-        ("record_automatically", m.record_automatically.is_some()),
-        ("anonymize_identity_for_roles", !m.anonymize_identity_for_roles.is_empty()),
-        ("capabilities", !m.capabilities.is_empty()),
-        ("additional_data", !m.additional_data.is_empty()),
-    ];
-    set.into_iter().filter(|(_, is_set)| *is_set).map(|(field, _)| field).collect()
-}
-
 /// Properties Graph's US Government clouds (GCC High, DoD) do not have, per Microsoft's
-/// metadata for those clouds. Sending them there would fail or be ignored; callers are told
-/// instead.
+/// metadata for those clouds (the table's `not_in_usgov`, top-level properties). Sending them
+/// there would fail or be ignored; callers are told instead.
 pub fn unsupported_in_us_government(m: &OnlineMeeting) -> Vec<FieldViolation> {
-    let set = [
-        ("meeting_template_id", m.meeting_template_id.is_some()),
-        ("allow_breakout_rooms", m.allow_breakout_rooms.is_some()),
-        ("allow_copying_and_sharing_meeting_content", m.allow_copying_and_sharing_meeting_content.is_some()),
-        ("allow_live_share", m.allow_live_share.is_some()),
-        ("allow_power_point_sharing", m.allow_power_point_sharing.is_some()),
-        ("allow_recording", m.allow_recording.is_some()),
-        ("allow_transcription", m.allow_transcription.is_some()),
-        ("allow_whiteboard", m.allow_whiteboard.is_some()),
-        ("allowed_lobby_admitters", m.allowed_lobby_admitters.is_some()),
-        ("chat_restrictions", m.chat_restrictions.is_some()),
-        ("cloud_video_interop_info", m.cloud_video_interop_info.is_some()),
-        ("expiry_date_time", m.expiry_date_time.is_some()),
-        ("is_end_to_end_encryption_enabled", m.is_end_to_end_encryption_enabled.is_some()),
-        ("meeting_options_web_url", m.meeting_options_web_url.is_some()),
-        ("meeting_spoken_language_tag", m.meeting_spoken_language_tag.is_some()),
-        ("sensitivity_label_assignment", m.sensitivity_label_assignment.is_some()),
-    ];
-    set.into_iter()
-        .filter(|(_, is_set)| *is_set)
-        .map(|(field, _)| {
+    m.set_properties(|p| p.not_in_usgov)
+        .into_iter()
+        .map(|p| {
             FieldViolation::new(
-                format!("meeting.{field}"),
+                format!("meeting.{}", p.field),
                 "is not available in Microsoft Graph for the US Government clouds (this tenant's cloud)",
             )
         })
@@ -358,14 +259,33 @@ mod tests {
     }
 
     #[test]
-    fn display_lists_every_violation() {
-        let err = ValidationError::from(vec![
-            FieldViolation::new("tenant_id", "is required"),
-            FieldViolation::new("meeting.subject", "must be at most 1000 characters"),
-        ]);
+    fn descriptions_say_why() {
+        let meeting = OnlineMeeting {
+            external_id: Some("order-42".into()),
+            id: Some("x".into()),
+            allow_recording: Some(true),
+            join_meeting_id_settings: Some(JoinMeetingIdSettings {
+                join_meeting_id: Some("1".into()),
+                passcode: Some("2".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut violations = Vec::new();
+        validate_new_meeting(&meeting, &mut violations);
+        let described: Vec<_> = violations.iter().map(|v| format!("{} {}", v.field, v.description)).collect();
         assert_eq!(
-            err.to_string(),
-            "invalid request: tenant_id is required; meeting.subject must be at most 1000 characters"
+            described,
+            [
+                "meeting.id is read-only: Graph sets it",
+                "meeting.join_meeting_id_settings.join_meeting_id is read-only: Graph sets it",
+                "meeting.join_meeting_id_settings.passcode is read-only: Graph generates the passcode (custom \
+                 passcodes are not supported)",
+                "meeting.join_meeting_id_settings is not accepted with external_id: Graph's createOrGet takes only \
+                 subject, start_date_time, end_date_time, participants and chat_info",
+                "meeting.allow_recording is not accepted with external_id: Graph's createOrGet takes only subject, \
+                 start_date_time, end_date_time, participants and chat_info",
+            ]
         );
     }
 }

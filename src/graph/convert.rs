@@ -1,88 +1,178 @@
-//! Domain <-> Graph JSON, by hand. Reading is tolerant the way Graph's own SDKs are: enum
-//! members match case-insensitively (Graph's examples say `"Html"`), a member this service does
-//! not know yet reads as `UnknownFutureValue`, and a date-time that doesn't parse is kept
-//! verbatim in `additional_data` rather than failing a meeting that was created.
+//! Domain <-> Graph JSON, generated from the domain's property and enumeration tables. Reading
+//! is tolerant the way Graph's own SDKs are: enum members match case-insensitively (Graph's
+//! examples say `"Html"`), a member this service does not know yet reads as
+//! `UnknownFutureValue` (or as unset where the enumeration has no sentinel), and a date-time
+//! that doesn't parse is kept verbatim in `additional_data` rather than failing a meeting that
+//! was created.
 
 use time::{format_description::well_known::Rfc3339, OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
-use super::model::*;
-use crate::domain::*;
+use super::model;
+use crate::domain::{self, meeting_enums, online_meeting_properties, AdditionalData, Enumeration};
 
-/// Maps each domain enum to Graph's member names, both ways.
-macro_rules! graph_names {
-    ($($enum:ident { $($variant:ident => $name:literal),+ $(,)? })+) => {$(
-        impl GraphName for $enum {
-            fn graph_name(self) -> &'static str {
-                match self { $($enum::$variant => $name),+ }
-            }
-            fn from_graph_name(name: &str) -> Option<Self> {
-                $(if name.eq_ignore_ascii_case($name) { return Some($enum::$variant); })+
-                None
-            }
-        }
-    )+};
-}
-
-pub(crate) trait GraphName: Sized + Copy {
+/// Graph's member names of a domain enumeration, both ways.
+pub(crate) trait GraphName: Enumeration {
     fn graph_name(self) -> &'static str;
     fn from_graph_name(name: &str) -> Option<Self>;
 }
 
-graph_names! {
-    OnlineMeetingPresenters {
-        Everyone => "everyone", Organization => "organization", RoleIsPresenter => "roleIsPresenter",
-        Organizer => "organizer", UnknownFutureValue => "unknownFutureValue",
-    }
-    OnlineMeetingRole {
-        Attendee => "attendee", Presenter => "presenter", UnknownFutureValue => "unknownFutureValue",
-        Producer => "producer", Coorganizer => "coorganizer",
-    }
-    LobbyBypassScope {
-        Organizer => "organizer", Organization => "organization",
-        OrganizationAndFederated => "organizationAndFederated", Everyone => "everyone",
-        UnknownFutureValue => "unknownFutureValue", Invited => "invited",
-        OrganizationExcludingGuests => "organizationExcludingGuests",
-    }
-    MeetingChatMode {
-        Enabled => "enabled", Disabled => "disabled", Limited => "limited", UnknownFutureValue => "unknownFutureValue",
-    }
-    MeetingChatHistoryDefaultMode { None => "none", All => "all", UnknownFutureValue => "unknownFutureValue" }
-    MeetingLiveShareOptions { Enabled => "enabled", Disabled => "disabled", UnknownFutureValue => "unknownFutureValue" }
-    AllowedLobbyAdmitterRoles {
-        OrganizerAndCoOrganizersAndPresenters => "organizerAndCoOrganizersAndPresenters",
-        OrganizerAndCoOrganizers => "organizerAndCoOrganizers", UnknownFutureValue => "unknownFutureValue",
-    }
-    OnlineMeetingType {
-        Adhoc => "adhoc", Scheduled => "scheduled", Recurring => "recurring", Broadcast => "broadcast",
-        Meetnow => "meetnow", UnknownFutureValue => "unknownFutureValue",
-    }
-    BroadcastMeetingAudience {
-        RoleIsAttendee => "roleIsAttendee", Organization => "organization", Everyone => "everyone",
-        UnknownFutureValue => "unknownFutureValue",
-    }
-    MeetingCapabilities { QuestionAndAnswer => "questionAndAnswer", UnknownFutureValue => "unknownFutureValue" }
-    BodyType { Text => "text", Html => "html" }
-    EndpointType {
-        Default => "default", Voicemail => "voicemail", SkypeForBusiness => "skypeForBusiness",
-        SkypeForBusinessVoipPhone => "skypeForBusinessVoipPhone", UnknownFutureValue => "unknownFutureValue",
-    }
+/// The enumeration table's callback.
+macro_rules! graph_names {
+    ($( $(#[$doc:meta])* $name:ident { $($member:ident = $json:literal),+ $(,)? } )*) => {$(
+        impl GraphName for domain::$name {
+            fn graph_name(self) -> &'static str {
+                match self { $(Self::$member => $json),+ }
+            }
+            fn from_graph_name(name: &str) -> Option<Self> {
+                $(if name.eq_ignore_ascii_case($json) { return Some(Self::$member); })+
+                None
+            }
+        }
+    )*};
 }
 
-fn name<E: GraphName>(value: Option<E>) -> Option<String> {
-    value.map(|v| v.graph_name().to_owned())
+meeting_enums!(graph_names);
+
+/// A domain value's Graph JSON shape.
+trait ToGraph {
+    type Dto;
+    fn to_graph(&self) -> Self::Dto;
 }
 
-/// An unknown member is a newer one: that is exactly what `unknownFutureValue` stands for.
-fn member<E: GraphName>(name: Option<String>, unknown: E) -> Option<E> {
-    name.map(|n| E::from_graph_name(&n).unwrap_or(unknown))
+/// A Graph JSON shape's domain value.
+trait IntoDomain {
+    type Domain;
+    fn into_domain(self) -> Self::Domain;
 }
 
-fn members<E: GraphName>(names: Vec<String>, unknown: E) -> Vec<E> {
-    names.into_iter().map(|n| E::from_graph_name(&n).unwrap_or(unknown)).collect()
+/// Domain -> Graph, by a row's kind.
+macro_rules! to_graph {
+    (text, $v:expr) => {
+        $v.clone()
+    };
+    (flag, $v:expr) => {
+        $v
+    };
+    (texts, $v:expr) => {
+        list(&$v, Clone::clone)
+    };
+    (time, $v:expr) => {
+        graph_time($v)
+    };
+    (choice, $v:expr) => {
+        $v.map(|member| member.graph_name().to_owned())
+    };
+    (choices, $v:expr) => {
+        list(&$v, |member| member.graph_name().to_owned())
+    };
+    (object, $v:expr) => {
+        $v.as_ref().map(ToGraph::to_graph)
+    };
+    (boxed, $v:expr) => {
+        $v.as_deref().map(|object| Box::new(object.to_graph()))
+    };
+    (objects, $v:expr) => {
+        list(&$v, ToGraph::to_graph)
+    };
+}
+
+/// Graph -> domain, by a row's kind. A date-time that doesn't parse goes to `$kept` under its
+/// JSON name.
+macro_rules! into_domain {
+    (text, $v:expr, $json:tt, $kept:ident) => {
+        $v
+    };
+    (flag, $v:expr, $json:tt, $kept:ident) => {
+        $v
+    };
+    (texts, $v:expr, $json:tt, $kept:ident) => {
+        $v.unwrap_or_default()
+    };
+    (time, $v:expr, $json:tt, $kept:ident) => {
+        read_time($v, $json, &mut $kept)
+    };
+    (choice, $v:expr, $json:tt, $kept:ident) => {
+        $v.and_then(|name| member(&name))
+    };
+    (choices, $v:expr, $json:tt, $kept:ident) => {
+        $v.unwrap_or_default().iter().filter_map(|name| member(name)).collect()
+    };
+    (object, $v:expr, $json:tt, $kept:ident) => {
+        $v.map(IntoDomain::into_domain)
+    };
+    (boxed, $v:expr, $json:tt, $kept:ident) => {
+        $v.map(|object| Box::new(object.into_domain()))
+    };
+    (objects, $v:expr, $json:tt, $kept:ident) => {
+        $v.unwrap_or_default().into_iter().map(IntoDomain::into_domain).collect()
+    };
+}
+
+/// What an open type keeps of what Graph sent besides its rows (a closed type keeps nothing).
+macro_rules! kept {
+    ($dto:ident) => {
+        AdditionalData::new()
+    };
+    ($dto:ident $extra:ident) => {
+        $dto.$extra
+    };
+}
+
+/// The property table's callback: both conversions of every type.
+macro_rules! graph_conversions {
+    ($( [$($type_attr:tt)*] $name:ident [$($extra:ident)?] {
+        $( [$($attr:tt)*] $field:ident $kind:ident [$($of:ident)?] $json:tt [$($alias:tt)*] [$($flag:ident)*] )*
+    } )*) => {$(
+        impl ToGraph for domain::$name {
+            type Dto = model::$name;
+            fn to_graph(&self) -> model::$name {
+                model::$name {
+                    $( $field: to_graph!($kind, self.$field), )*
+                    $( $extra: self.$extra.clone(), )?
+                }
+            }
+        }
+
+        impl IntoDomain for model::$name {
+            type Domain = domain::$name;
+            fn into_domain(self) -> domain::$name {
+                let dto = self;
+                // Used by open types and by date-times only.
+                #[allow(unused_mut, unused_variables)]
+                let mut kept = kept!(dto $($extra)?);
+                domain::$name {
+                    $( $field: into_domain!($kind, dto.$field, $json, kept), )*
+                    $( $extra: kept, )?
+                }
+            }
+        }
+    )*};
+}
+
+online_meeting_properties!(graph_conversions);
+
+/// A member's name, or Graph's sentinel for a name this service does not know yet: that is
+/// exactly what `unknownFutureValue` stands for. Without a sentinel, an unknown name reads as
+/// unset rather than as a guess.
+fn member<E: GraphName>(name: &str) -> Option<E> {
+    E::from_graph_name(name).or(E::UNKNOWN)
+}
+
+/// A list as Graph's JSON carries it: an empty one is not written.
+fn list<T, U>(items: &[T], each: impl FnMut(&T) -> U) -> Option<Vec<U>> {
+    (!items.is_empty()).then(|| items.iter().map(each).collect())
 }
 
 fn graph_time(value: Option<OffsetDateTime>) -> Option<String> {
     value.and_then(|t| t.to_offset(UtcOffset::UTC).format(&Rfc3339).ok())
+}
+
+fn read_time(value: Option<String>, property: &str, kept: &mut AdditionalData) -> Option<OffsetDateTime> {
+    let text = value?;
+    parse_graph_time(&text).or_else(|| {
+        kept.insert(property.to_owned(), serde_json::Value::String(text));
+        None
+    })
 }
 
 /// RFC 3339 with any number of fractional digits (Graph sends 7); a value without an offset is
@@ -98,306 +188,14 @@ pub(crate) fn parse_graph_time(text: &str) -> Option<OffsetDateTime> {
     PrimitiveDateTime::parse(text, &format).ok().map(PrimitiveDateTime::assume_utc)
 }
 
-// ---- domain -> Graph (request bodies) ----
-
-pub(crate) fn meeting_to_dto(m: &OnlineMeeting) -> OnlineMeetingDto {
-    OnlineMeetingDto {
-        id: m.id.clone(),
-        subject: m.subject.clone(),
-        start_date_time: graph_time(m.start_date_time),
-        end_date_time: graph_time(m.end_date_time),
-        creation_date_time: graph_time(m.creation_date_time),
-        expiry_date_time: graph_time(m.expiry_date_time),
-        external_id: m.external_id.clone(),
-        join_web_url: m.join_web_url.clone(),
-        join_url: m.join_url.clone(),
-        video_teleconference_id: m.video_teleconference_id.clone(),
-        meeting_template_id: m.meeting_template_id.clone(),
-        meeting_options_web_url: m.meeting_options_web_url.clone(),
-        meeting_spoken_language_tag: m.meeting_spoken_language_tag.clone(),
-        meeting_type: name(m.meeting_type),
-        participants: m.participants.as_ref().map(|p| MeetingParticipantsDto {
-            organizer: p.organizer.as_ref().map(participant_to_dto),
-            attendees: p.attendees.iter().map(participant_to_dto).collect(),
-            producers: p.producers.iter().map(participant_to_dto).collect(),
-            contributors: p.contributors.iter().map(participant_to_dto).collect(),
-        }),
-        audio_conferencing: m.audio_conferencing.as_ref().map(|a| AudioConferencingDto {
-            conference_id: a.conference_id.clone(),
-            dialin_url: a.dialin_url.clone(),
-            toll_free_number: a.toll_free_number.clone(),
-            toll_free_numbers: a.toll_free_numbers.clone(),
-            toll_number: a.toll_number.clone(),
-            toll_numbers: a.toll_numbers.clone(),
-        }),
-        chat_info: m.chat_info.as_ref().map(|c| ChatInfoDto {
-            thread_id: c.thread_id.clone(),
-            message_id: c.message_id.clone(),
-            reply_chain_message_id: c.reply_chain_message_id.clone(),
-        }),
-        chat_restrictions: m
-            .chat_restrictions
-            .as_ref()
-            .map(|c| ChatRestrictionsDto { allow_text_only: c.allow_text_only }),
-        join_information: m
-            .join_information
-            .as_ref()
-            .map(|b| ItemBodyDto { content: b.content.clone(), content_type: name(b.content_type) }),
-        join_meeting_id_settings: m.join_meeting_id_settings.as_ref().map(|s| JoinMeetingIdSettingsDto {
-            is_passcode_required: s.is_passcode_required,
-            join_meeting_id: s.join_meeting_id.clone(),
-            passcode: s.passcode.clone(),
-        }),
-        lobby_bypass_settings: m.lobby_bypass_settings.as_ref().map(|l| LobbyBypassSettingsDto {
-            scope: name(l.scope),
-            is_dial_in_bypass_enabled: l.is_dial_in_bypass_enabled,
-        }),
-        broadcast_settings: m.broadcast_settings.as_ref().map(|b| BroadcastMeetingSettingsDto {
-            allowed_audience: name(b.allowed_audience),
-            captions: b.captions.as_ref().map(|c| BroadcastMeetingCaptionSettingsDto {
-                is_caption_enabled: c.is_caption_enabled,
-                spoken_language: c.spoken_language.clone(),
-                translation_languages: c.translation_languages.clone(),
-            }),
-            is_attendee_report_enabled: b.is_attendee_report_enabled,
-            is_question_and_answer_enabled: b.is_question_and_answer_enabled,
-            is_recording_enabled: b.is_recording_enabled,
-            is_video_on_demand_enabled: b.is_video_on_demand_enabled,
-        }),
-        is_broadcast: m.is_broadcast,
-        watermark_protection: m.watermark_protection.as_ref().map(|w| WatermarkProtectionValuesDto {
-            is_enabled_for_content_sharing: w.is_enabled_for_content_sharing,
-            is_enabled_for_video: w.is_enabled_for_video,
-        }),
-        sensitivity_label_assignment: m
-            .sensitivity_label_assignment
-            .as_ref()
-            .map(|s| SensitivityLabelAssignmentDto { sensitivity_label_id: s.sensitivity_label_id.clone() }),
-        cloud_video_interop_info: m.cloud_video_interop_info.as_ref().map(|c| CloudVideoInteropInfoDto {
-            more_info_web_url: c.more_info_web_url.clone(),
-            tenant_key: c.tenant_key.clone(),
-            video_teleconference_id: c.video_teleconference_id.clone(),
-        }),
-        allowed_presenters: name(m.allowed_presenters),
-        allowed_lobby_admitters: name(m.allowed_lobby_admitters),
-        allow_meeting_chat: name(m.allow_meeting_chat),
-        allow_live_share: name(m.allow_live_share),
-        share_meeting_chat_history_default: name(m.share_meeting_chat_history_default),
-        allow_attendee_to_enable_camera: m.allow_attendee_to_enable_camera,
-        allow_attendee_to_enable_mic: m.allow_attendee_to_enable_mic,
-        allow_breakout_rooms: m.allow_breakout_rooms,
-        allow_copying_and_sharing_meeting_content: m.allow_copying_and_sharing_meeting_content,
-        allow_participants_to_change_name: m.allow_participants_to_change_name,
-        allow_power_point_sharing: m.allow_power_point_sharing,
-        allow_recording: m.allow_recording,
-        allow_teamwork_reactions: m.allow_teamwork_reactions,
-        allow_transcription: m.allow_transcription,
-        allow_whiteboard: m.allow_whiteboard,
-        is_end_to_end_encryption_enabled: m.is_end_to_end_encryption_enabled,
-        is_entry_exit_announced: m.is_entry_exit_announced,
-        record_automatically: m.record_automatically,
-        anonymize_identity_for_roles: m
-            .anonymize_identity_for_roles
-            .iter()
-            .map(|r| r.graph_name().to_owned())
-            .collect(),
-        capabilities: m.capabilities.iter().map(|c| c.graph_name().to_owned()).collect(),
-        auto_admitted_users: m.auto_admitted_users.clone(),
-        attendee_report: m.attendee_report.clone(),
-        recording: m.recording.clone(),
-        alternative_recording: m.alternative_recording.clone(),
-        broadcast_recording: m.broadcast_recording.clone(),
-        additional_data: m.additional_data.clone(),
-    }
+/// The body of a create or createOrGet request.
+pub(crate) fn meeting_to_dto(m: &domain::OnlineMeeting) -> model::OnlineMeetingDto {
+    m.to_graph()
 }
 
-fn participant_to_dto(p: &MeetingParticipantInfo) -> MeetingParticipantInfoDto {
-    MeetingParticipantInfoDto {
-        identity: p.identity.as_ref().map(|s| IdentitySetDto {
-            application: s.application.as_deref().map(identity_to_dto),
-            device: s.device.as_deref().map(identity_to_dto),
-            user: s.user.as_deref().map(identity_to_dto),
-            application_instance: s.application_instance.as_deref().map(identity_to_dto),
-            asserted_identity: s.asserted_identity.as_deref().map(identity_to_dto),
-            azure_communication_services_user: s.azure_communication_services_user.as_deref().map(identity_to_dto),
-            encrypted: s.encrypted.as_deref().map(identity_to_dto),
-            guest: s.guest.as_deref().map(identity_to_dto),
-            on_premises: s.on_premises.as_deref().map(identity_to_dto),
-            phone: s.phone.as_deref().map(identity_to_dto),
-            endpoint_type: name(s.endpoint_type),
-        }),
-        role: name(p.role),
-        upn: p.upn.clone(),
-    }
-}
-
-fn identity_to_dto(i: &Identity) -> Box<IdentityDto> {
-    Box::new(IdentityDto {
-        id: i.id.clone(),
-        display_name: i.display_name.clone(),
-        tenant_id: i.tenant_id.clone(),
-        identity_provider: i.identity_provider.clone(),
-        email: i.email.clone(),
-        application_type: i.application_type.clone(),
-        hidden: i.hidden,
-        azure_communication_services_resource_id: i.azure_communication_services_resource_id.clone(),
-        additional_data: i.additional_data.clone(),
-    })
-}
-
-// ---- Graph -> domain (responses) ----
-
-pub(crate) fn meeting_from_dto(d: OnlineMeetingDto) -> OnlineMeeting {
-    let mut additional_data = d.additional_data;
-    let mut time = |property: &str, value: Option<String>| -> Option<OffsetDateTime> {
-        let text = value?;
-        parse_graph_time(&text).or_else(|| {
-            additional_data.insert(property.to_owned(), serde_json::Value::String(text));
-            None
-        })
-    };
-    let start_date_time = time("startDateTime", d.start_date_time);
-    let end_date_time = time("endDateTime", d.end_date_time);
-    let creation_date_time = time("creationDateTime", d.creation_date_time);
-    let expiry_date_time = time("expiryDateTime", d.expiry_date_time);
-    OnlineMeeting {
-        id: d.id,
-        subject: d.subject,
-        start_date_time,
-        end_date_time,
-        creation_date_time,
-        expiry_date_time,
-        external_id: d.external_id,
-        join_web_url: d.join_web_url,
-        join_url: d.join_url,
-        video_teleconference_id: d.video_teleconference_id,
-        meeting_template_id: d.meeting_template_id,
-        meeting_options_web_url: d.meeting_options_web_url,
-        meeting_spoken_language_tag: d.meeting_spoken_language_tag,
-        meeting_type: member(d.meeting_type, OnlineMeetingType::UnknownFutureValue),
-        participants: d.participants.map(|p| MeetingParticipants {
-            organizer: p.organizer.map(participant_from_dto),
-            attendees: p.attendees.into_iter().map(participant_from_dto).collect(),
-            producers: p.producers.into_iter().map(participant_from_dto).collect(),
-            contributors: p.contributors.into_iter().map(participant_from_dto).collect(),
-        }),
-        audio_conferencing: d.audio_conferencing.map(|a| AudioConferencing {
-            conference_id: a.conference_id,
-            dialin_url: a.dialin_url,
-            toll_free_number: a.toll_free_number,
-            toll_free_numbers: a.toll_free_numbers,
-            toll_number: a.toll_number,
-            toll_numbers: a.toll_numbers,
-        }),
-        chat_info: d.chat_info.map(|c| ChatInfo {
-            thread_id: c.thread_id,
-            message_id: c.message_id,
-            reply_chain_message_id: c.reply_chain_message_id,
-        }),
-        chat_restrictions: d.chat_restrictions.map(|c| ChatRestrictions { allow_text_only: c.allow_text_only }),
-        join_information: d.join_information.map(|b| ItemBody {
-            content: b.content,
-            // bodyType has no sentinel; an unknown member reads as unset rather than as a guess.
-            content_type: b.content_type.and_then(|n| BodyType::from_graph_name(&n)),
-        }),
-        join_meeting_id_settings: d.join_meeting_id_settings.map(|s| JoinMeetingIdSettings {
-            is_passcode_required: s.is_passcode_required,
-            join_meeting_id: s.join_meeting_id,
-            passcode: s.passcode,
-        }),
-        lobby_bypass_settings: d.lobby_bypass_settings.map(|l| LobbyBypassSettings {
-            scope: member(l.scope, LobbyBypassScope::UnknownFutureValue),
-            is_dial_in_bypass_enabled: l.is_dial_in_bypass_enabled,
-        }),
-        broadcast_settings: d.broadcast_settings.map(|b| BroadcastMeetingSettings {
-            allowed_audience: member(b.allowed_audience, BroadcastMeetingAudience::UnknownFutureValue),
-            captions: b.captions.map(|c| BroadcastMeetingCaptionSettings {
-                is_caption_enabled: c.is_caption_enabled,
-                spoken_language: c.spoken_language,
-                translation_languages: c.translation_languages,
-            }),
-            is_attendee_report_enabled: b.is_attendee_report_enabled,
-            is_question_and_answer_enabled: b.is_question_and_answer_enabled,
-            is_recording_enabled: b.is_recording_enabled,
-            is_video_on_demand_enabled: b.is_video_on_demand_enabled,
-        }),
-        is_broadcast: d.is_broadcast,
-        watermark_protection: d.watermark_protection.map(|w| WatermarkProtectionValues {
-            is_enabled_for_content_sharing: w.is_enabled_for_content_sharing,
-            is_enabled_for_video: w.is_enabled_for_video,
-        }),
-        sensitivity_label_assignment: d
-            .sensitivity_label_assignment
-            .map(|s| SensitivityLabelAssignment { sensitivity_label_id: s.sensitivity_label_id }),
-        cloud_video_interop_info: d.cloud_video_interop_info.map(|c| CloudVideoInteropInfo {
-            more_info_web_url: c.more_info_web_url,
-            tenant_key: c.tenant_key,
-            video_teleconference_id: c.video_teleconference_id,
-        }),
-        allowed_presenters: member(d.allowed_presenters, OnlineMeetingPresenters::UnknownFutureValue),
-        allowed_lobby_admitters: member(d.allowed_lobby_admitters, AllowedLobbyAdmitterRoles::UnknownFutureValue),
-        allow_meeting_chat: member(d.allow_meeting_chat, MeetingChatMode::UnknownFutureValue),
-        allow_live_share: member(d.allow_live_share, MeetingLiveShareOptions::UnknownFutureValue),
-        share_meeting_chat_history_default: member(
-            d.share_meeting_chat_history_default,
-            MeetingChatHistoryDefaultMode::UnknownFutureValue,
-        ),
-        allow_attendee_to_enable_camera: d.allow_attendee_to_enable_camera,
-        allow_attendee_to_enable_mic: d.allow_attendee_to_enable_mic,
-        allow_breakout_rooms: d.allow_breakout_rooms,
-        allow_copying_and_sharing_meeting_content: d.allow_copying_and_sharing_meeting_content,
-        allow_participants_to_change_name: d.allow_participants_to_change_name,
-        allow_power_point_sharing: d.allow_power_point_sharing,
-        allow_recording: d.allow_recording,
-        allow_teamwork_reactions: d.allow_teamwork_reactions,
-        allow_transcription: d.allow_transcription,
-        allow_whiteboard: d.allow_whiteboard,
-        is_end_to_end_encryption_enabled: d.is_end_to_end_encryption_enabled,
-        is_entry_exit_announced: d.is_entry_exit_announced,
-        record_automatically: d.record_automatically,
-        anonymize_identity_for_roles: members(d.anonymize_identity_for_roles, OnlineMeetingRole::UnknownFutureValue),
-        capabilities: members(d.capabilities, MeetingCapabilities::UnknownFutureValue),
-        auto_admitted_users: d.auto_admitted_users,
-        attendee_report: d.attendee_report,
-        recording: d.recording,
-        alternative_recording: d.alternative_recording,
-        broadcast_recording: d.broadcast_recording,
-        additional_data,
-    }
-}
-
-fn participant_from_dto(p: MeetingParticipantInfoDto) -> MeetingParticipantInfo {
-    MeetingParticipantInfo {
-        identity: p.identity.map(|s| IdentitySet {
-            application: s.application.map(|i| identity_from_dto(*i)),
-            device: s.device.map(|i| identity_from_dto(*i)),
-            user: s.user.map(|i| identity_from_dto(*i)),
-            application_instance: s.application_instance.map(|i| identity_from_dto(*i)),
-            asserted_identity: s.asserted_identity.map(|i| identity_from_dto(*i)),
-            azure_communication_services_user: s.azure_communication_services_user.map(|i| identity_from_dto(*i)),
-            encrypted: s.encrypted.map(|i| identity_from_dto(*i)),
-            guest: s.guest.map(|i| identity_from_dto(*i)),
-            on_premises: s.on_premises.map(|i| identity_from_dto(*i)),
-            phone: s.phone.map(|i| identity_from_dto(*i)),
-            endpoint_type: member(s.endpoint_type, EndpointType::UnknownFutureValue),
-        }),
-        role: member(p.role, OnlineMeetingRole::UnknownFutureValue),
-        upn: p.upn,
-    }
-}
-
-fn identity_from_dto(i: IdentityDto) -> Box<Identity> {
-    Box::new(Identity {
-        id: i.id,
-        display_name: i.display_name,
-        tenant_id: i.tenant_id,
-        identity_provider: i.identity_provider,
-        email: i.email,
-        application_type: i.application_type,
-        hidden: i.hidden,
-        azure_communication_services_resource_id: i.azure_communication_services_resource_id,
-        additional_data: i.additional_data,
-    })
+/// The meeting of a create or createOrGet response.
+pub(crate) fn meeting_from_dto(d: model::OnlineMeetingDto) -> domain::OnlineMeeting {
+    d.into_domain()
 }
 
 #[cfg(test)]
@@ -406,6 +204,8 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
+    use crate::domain::*;
+    use crate::test_corpus::{full_meeting, FULL_MEETING_GRAPH_JSON};
 
     fn read(value: serde_json::Value) -> OnlineMeeting {
         meeting_from_dto(serde_json::from_value(value).unwrap())
@@ -488,32 +288,39 @@ mod tests {
     }
 
     #[test]
+    fn a_full_meeting_is_written_byte_for_byte() {
+        let written = serde_json::to_string(&meeting_to_dto(&full_meeting(false))).unwrap();
+        assert_eq!(written, FULL_MEETING_GRAPH_JSON);
+    }
+
+    #[test]
+    fn a_full_meeting_reads_back_whole() {
+        assert_eq!(meeting_from_dto(serde_json::from_str(FULL_MEETING_GRAPH_JSON).unwrap()), full_meeting(false));
+    }
+
+    #[test]
     fn every_enum_member_round_trips() {
-        fn check<E: GraphName + std::fmt::Debug + PartialEq>(all: &[E]) {
-            for &v in all {
-                assert_eq!(E::from_graph_name(v.graph_name()), Some(v));
-                assert_eq!(E::from_graph_name(&v.graph_name().to_uppercase()), Some(v));
+        fn check<E: GraphName + std::fmt::Debug>() {
+            for &member in E::MEMBERS {
+                assert_eq!(E::from_graph_name(member.graph_name()), Some(member));
+                assert_eq!(E::from_graph_name(&member.graph_name().to_uppercase()), Some(member));
             }
+            assert_eq!(E::from_graph_name("noSuchMember"), None);
         }
-        use LobbyBypassScope as L;
-        check(&[
-            L::Organizer,
-            L::Organization,
-            L::OrganizationAndFederated,
-            L::Everyone,
-            L::UnknownFutureValue,
-            L::Invited,
-            L::OrganizationExcludingGuests,
-        ]);
-        use OnlineMeetingRole as R;
-        check(&[R::Attendee, R::Presenter, R::UnknownFutureValue, R::Producer, R::Coorganizer]);
-        check(&[BodyType::Text, BodyType::Html]);
+        macro_rules! check_all {
+            ($( $(#[$doc:meta])* $name:ident { $($members:tt)* } )*) => { $( check::<$name>(); )* };
+        }
+        meeting_enums!(check_all);
+        assert_eq!(LobbyBypassScope::OrganizationExcludingGuests.graph_name(), "organizationExcludingGuests");
+        assert_eq!(member::<BodyType>("markdown"), None, "bodyType has no sentinel");
+        assert_eq!(member::<OnlineMeetingRole>("Guest"), Some(OnlineMeetingRole::UnknownFutureValue));
     }
 
     mod properties {
         use proptest::prelude::*;
 
         use super::*;
+        use crate::graph::model::{ErrorBodyDto, OnlineMeetingDto};
 
         /// The seed examples' responses, as Graph spells them (the corpus the mutations start from).
         const SEEDS: &[&str] = &[

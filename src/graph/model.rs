@@ -1,319 +1,55 @@
-//! Graph's JSON shapes (DTOs) for onlineMeeting, named as Graph names them. Enumerations and
-//! date-times stay strings here; `convert` maps them, tolerating Graph's spelling variants.
+//! Graph's JSON shapes (DTOs) for onlineMeeting, made from the domain's property table: each
+//! domain type has a DTO of the same name here, each field named as Graph names it. Enumerations
+//! and date-times stay strings here; `convert` maps them, tolerating Graph's spelling variants.
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// `null` and a missing array both read as empty.
-fn null_as_empty<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
-    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+use crate::domain::online_meeting_properties;
+
+/// The JSON type of a table row's kind. Every one is an `Option`, so that serde reads `null` and
+/// a missing property alike (as `None`) and writes neither; an empty list is not written either
+/// (`convert` makes it `None`).
+macro_rules! dto_type {
+    (text) => { Option<String> };
+    (flag) => { Option<bool> };
+    (time) => { Option<String> };
+    (texts) => { Option<Vec<String>> };
+    (choice $of:ident) => { Option<String> };
+    (choices $of:ident) => { Option<Vec<String>> };
+    (object $of:ident) => { Option<$of> };
+    (boxed $of:ident) => { Option<Box<$of>> };
+    (objects $of:ident) => { Option<Vec<$of>> };
 }
 
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OnlineMeetingDto {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub subject: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub start_date_time: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub end_date_time: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub creation_date_time: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expiry_date_time: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub external_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub join_web_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub join_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub video_teleconference_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub meeting_template_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub meeting_options_web_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub meeting_spoken_language_tag: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub meeting_type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub participants: Option<MeetingParticipantsDto>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub audio_conferencing: Option<AudioConferencingDto>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub chat_info: Option<ChatInfoDto>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub chat_restrictions: Option<ChatRestrictionsDto>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub join_information: Option<ItemBodyDto>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub join_meeting_id_settings: Option<JoinMeetingIdSettingsDto>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lobby_bypass_settings: Option<LobbyBypassSettingsDto>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub broadcast_settings: Option<BroadcastMeetingSettingsDto>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub is_broadcast: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub watermark_protection: Option<WatermarkProtectionValuesDto>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sensitivity_label_assignment: Option<SensitivityLabelAssignmentDto>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cloud_video_interop_info: Option<CloudVideoInteropInfoDto>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allowed_presenters: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allowed_lobby_admitters: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allow_meeting_chat: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allow_live_share: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub share_meeting_chat_history_default: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allow_attendee_to_enable_camera: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allow_attendee_to_enable_mic: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allow_breakout_rooms: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allow_copying_and_sharing_meeting_content: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allow_participants_to_change_name: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allow_power_point_sharing: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allow_recording: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allow_teamwork_reactions: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allow_transcription: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allow_whiteboard: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub is_end_to_end_encryption_enabled: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub is_entry_exit_announced: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub record_automatically: Option<bool>,
-    #[serde(default, deserialize_with = "null_as_empty", skip_serializing_if = "Vec::is_empty")]
-    pub anonymize_identity_for_roles: Vec<String>,
-    #[serde(default, deserialize_with = "null_as_empty", skip_serializing_if = "Vec::is_empty")]
-    pub capabilities: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub auto_admitted_users: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub attendee_report: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub recording: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub alternative_recording: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub broadcast_recording: Option<String>,
-    /// Everything else Graph sent (annotations, newer properties), kept verbatim.
-    #[serde(flatten)]
-    pub additional_data: BTreeMap<String, Value>,
+/// The property table's callback: one serde struct per type, fields in the table's order (the
+/// order they are written in).
+macro_rules! dto_types {
+    ($( [$($type_attr:tt)*] $name:ident [$($extra:ident)?] {
+        $( [$($attr:tt)*] $field:ident $kind:ident [$($of:ident)?] $json:tt [$($alias:tt)*] [$($flag:ident)*] )*
+    } )*) => {$(
+        #[doc = concat!("Graph's JSON of [`crate::domain::", stringify!($name), "`].")]
+        #[derive(Debug, Default, Deserialize, Serialize)]
+        pub struct $name {
+            $(
+                #[serde(rename = $json, $(alias = $alias,)* default, skip_serializing_if = "Option::is_none")]
+                pub $field: dto_type!($kind $($of)?),
+            )*
+            $(
+                /// Everything else Graph sent (annotations, newer properties), kept verbatim.
+                #[serde(flatten)]
+                pub $extra: BTreeMap<String, Value>,
+            )?
+        }
+    )*};
 }
 
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MeetingParticipantsDto {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub organizer: Option<MeetingParticipantInfoDto>,
-    #[serde(default, deserialize_with = "null_as_empty", skip_serializing_if = "Vec::is_empty")]
-    pub attendees: Vec<MeetingParticipantInfoDto>,
-    #[serde(default, deserialize_with = "null_as_empty", skip_serializing_if = "Vec::is_empty")]
-    pub producers: Vec<MeetingParticipantInfoDto>,
-    #[serde(default, deserialize_with = "null_as_empty", skip_serializing_if = "Vec::is_empty")]
-    pub contributors: Vec<MeetingParticipantInfoDto>,
-}
+online_meeting_properties!(dto_types);
 
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MeetingParticipantInfoDto {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub identity: Option<IdentitySetDto>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub role: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub upn: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct IdentitySetDto {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub application: Option<Box<IdentityDto>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub device: Option<Box<IdentityDto>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<Box<IdentityDto>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub application_instance: Option<Box<IdentityDto>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub asserted_identity: Option<Box<IdentityDto>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub azure_communication_services_user: Option<Box<IdentityDto>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub encrypted: Option<Box<IdentityDto>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub guest: Option<Box<IdentityDto>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub on_premises: Option<Box<IdentityDto>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub phone: Option<Box<IdentityDto>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub endpoint_type: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct IdentityDto {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tenant_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub identity_provider: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub application_type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hidden: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub azure_communication_services_resource_id: Option<String>,
-    #[serde(flatten)]
-    pub additional_data: BTreeMap<String, Value>,
-}
-
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AudioConferencingDto {
-    /// Graph's create examples spell it `ConferenceId`; createOrGet's spell it `conferenceId`.
-    #[serde(alias = "ConferenceId", skip_serializing_if = "Option::is_none")]
-    pub conference_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dialin_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub toll_free_number: Option<String>,
-    #[serde(default, deserialize_with = "null_as_empty", skip_serializing_if = "Vec::is_empty")]
-    pub toll_free_numbers: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub toll_number: Option<String>,
-    #[serde(default, deserialize_with = "null_as_empty", skip_serializing_if = "Vec::is_empty")]
-    pub toll_numbers: Vec<String>,
-}
-
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ChatInfoDto {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub thread_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reply_chain_message_id: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ChatRestrictionsDto {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allow_text_only: Option<bool>,
-}
-
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ItemBodyDto {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub content: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub content_type: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct JoinMeetingIdSettingsDto {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub is_passcode_required: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub join_meeting_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub passcode: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LobbyBypassSettingsDto {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub is_dial_in_bypass_enabled: Option<bool>,
-}
-
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BroadcastMeetingSettingsDto {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allowed_audience: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub captions: Option<BroadcastMeetingCaptionSettingsDto>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub is_attendee_report_enabled: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub is_question_and_answer_enabled: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub is_recording_enabled: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub is_video_on_demand_enabled: Option<bool>,
-}
-
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BroadcastMeetingCaptionSettingsDto {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub is_caption_enabled: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub spoken_language: Option<String>,
-    #[serde(default, deserialize_with = "null_as_empty", skip_serializing_if = "Vec::is_empty")]
-    pub translation_languages: Vec<String>,
-}
-
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WatermarkProtectionValuesDto {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub is_enabled_for_content_sharing: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub is_enabled_for_video: Option<bool>,
-}
-
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CloudVideoInteropInfoDto {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub more_info_web_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tenant_key: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub video_teleconference_id: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SensitivityLabelAssignmentDto {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sensitivity_label_id: Option<String>,
-}
+/// The request and response body of create and createOrGet.
+pub type OnlineMeetingDto = OnlineMeeting;
 
 /// Graph's error body: `{"error":{"code","message","innerError":{...}}}`.
 #[derive(Debug, Deserialize)]

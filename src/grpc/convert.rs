@@ -1,13 +1,19 @@
-//! proto <-> domain, by hand. Requests become validated domain commands (every violation is
-//! collected and named by its field path); domain results become response messages.
+//! proto <-> domain, generated from the domain's property and enumeration tables. Requests
+//! become validated domain commands (every violation is collected and named by its field path);
+//! domain results become response messages. Hand-written: the checks only the wire can fail
+//! (enum numbers, timestamps, non-JSON numbers) and `google.protobuf.Struct` <-> JSON for
+//! `additional_data`.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, fmt};
 
 use prost_types::{value::Kind, ListValue, Struct, Timestamp, Value};
 use time::OffsetDateTime;
 
 use super::pb;
-use crate::domain::{self, AcceptLanguage, CreateMeeting, FieldViolation, TenantId, UserId, ValidationError};
+use crate::domain::{
+    self, meeting_enums, online_meeting_properties, AcceptLanguage, CreateMeeting, Enumeration, FieldViolation,
+    TenantId, UserId, ValidationError,
+};
 
 /// Builds the domain command from a request, or lists everything wrong with it.
 /// `metadata_language` is the call's `accept-language` metadata, used when `language` is empty.
@@ -27,7 +33,7 @@ pub fn create_command(
     let meeting = match request.meeting {
         Some(meeting) => {
             let mut reader = Reader { violations: &mut violations };
-            let meeting = Box::new(reader.meeting(*meeting));
+            let meeting = Box::new((*meeting).read(&mut reader, &Path::Root("meeting")));
             domain::validate_new_meeting(&meeting, &mut violations);
             Some(meeting)
         }
@@ -56,51 +62,55 @@ pub fn create_response(created: domain::MeetingCreated) -> pb::CreateResponse {
     }
 }
 
-/// Maps each proto enum to its domain twin. prost strips the enum-name prefix, so the variant
-/// names are the same on both sides.
-trait EnumMap: Sized + Copy + TryFrom<i32> {
-    type Domain: Copy;
-    fn to_domain(self) -> Option<Self::Domain>;
-    fn from_domain(value: Self::Domain) -> Self;
-    fn is_sentinel(self) -> bool;
+pub fn meeting_to_proto(m: domain::OnlineMeeting) -> pb::OnlineMeeting {
+    m.into_proto()
 }
 
+/// Maps each proto enum to its domain twin. prost strips the enum-name prefix, so the member
+/// names are the same on both sides.
+trait EnumMap: Sized + Copy + TryFrom<i32> + Into<i32> {
+    type Domain: Enumeration;
+    fn to_domain(self) -> Option<Self::Domain>;
+    fn from_domain(value: Self::Domain) -> Self;
+}
+
+/// The enumeration table's callback.
 macro_rules! enum_map {
-    ($($name:ident { $($variant:ident),+ $(,)? })+) => {$(
+    ($( $(#[$doc:meta])* $name:ident { $($member:ident = $json:literal),+ $(,)? } )*) => {$(
         impl EnumMap for pb::$name {
             type Domain = domain::$name;
             fn to_domain(self) -> Option<domain::$name> {
                 match self {
                     pb::$name::Unspecified => None,
-                    $(pb::$name::$variant => Some(domain::$name::$variant),)+
+                    $(pb::$name::$member => Some(domain::$name::$member),)+
                 }
             }
             fn from_domain(value: domain::$name) -> Self {
-                match value { $(domain::$name::$variant => pb::$name::$variant,)+ }
-            }
-            fn is_sentinel(self) -> bool {
-                self.as_str_name().ends_with("_UNKNOWN_FUTURE_VALUE")
+                match value { $(domain::$name::$member => pb::$name::$member,)+ }
             }
         }
-    )+};
+    )*};
 }
 
-enum_map! {
-    OnlineMeetingPresenters { Everyone, Organization, RoleIsPresenter, Organizer, UnknownFutureValue }
-    OnlineMeetingRole { Attendee, Presenter, UnknownFutureValue, Producer, Coorganizer }
-    LobbyBypassScope {
-        Organizer, Organization, OrganizationAndFederated, Everyone, UnknownFutureValue, Invited,
-        OrganizationExcludingGuests,
+meeting_enums!(enum_map);
+
+/// Where a value sits in the request, written out (`meeting.participants.attendees[1].role`)
+/// only when something there is rejected.
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Root(&'static str),
+    Field(&'a Path<'a>, &'static str),
+    Index(&'a Path<'a>, usize),
+}
+
+impl fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Path::Root(name) => f.write_str(name),
+            Path::Field(parent, name) => write!(f, "{parent}.{name}"),
+            Path::Index(parent, index) => write!(f, "{parent}[{index}]"),
+        }
     }
-    MeetingChatMode { Enabled, Disabled, Limited, UnknownFutureValue }
-    MeetingChatHistoryDefaultMode { None, All, UnknownFutureValue }
-    MeetingLiveShareOptions { Enabled, Disabled, UnknownFutureValue }
-    AllowedLobbyAdmitterRoles { OrganizerAndCoOrganizersAndPresenters, OrganizerAndCoOrganizers, UnknownFutureValue }
-    OnlineMeetingType { Adhoc, Scheduled, Recurring, Broadcast, Meetnow, UnknownFutureValue }
-    BroadcastMeetingAudience { RoleIsAttendee, Organization, Everyone, UnknownFutureValue }
-    MeetingCapabilities { QuestionAndAnswer, UnknownFutureValue }
-    BodyType { Text, Html }
-    EndpointType { Default, Voicemail, SkypeForBusiness, SkypeForBusinessVoipPhone, UnknownFutureValue }
 }
 
 /// Reads a request's meeting, recording violations of what only the wire can get wrong
@@ -110,36 +120,29 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    fn reject(&mut self, field: String, description: impl Into<String>) {
-        self.violations.push(FieldViolation::new(field, description));
+    fn reject(&mut self, at: &Path, description: impl Into<String>) {
+        self.violations.push(FieldViolation::new(at.to_string(), description));
     }
 
-    fn enumeration<P: EnumMap>(&mut self, field: &str, number: i32) -> Option<P::Domain> {
-        match P::try_from(number) {
-            Ok(value) if value.is_sentinel() => {
-                self.reject(
-                    field.to_owned(),
-                    "UNKNOWN_FUTURE_VALUE is Graph's placeholder for newer values; set a real value",
-                );
+    fn enumeration<P: EnumMap>(&mut self, at: &Path, number: i32) -> Option<P::Domain> {
+        match P::try_from(number).map(P::to_domain) {
+            Ok(Some(member)) if Some(member) == P::Domain::UNKNOWN => {
+                self.reject(at, "UNKNOWN_FUTURE_VALUE is Graph's placeholder for newer values; set a real value");
                 None
             }
-            Ok(value) => value.to_domain(),
+            Ok(member) => member,
             Err(_) => {
-                self.reject(field.to_owned(), format!("has no enum value {number}"));
+                self.reject(at, format!("has no enum value {number}"));
                 None
             }
         }
     }
 
-    fn enumerations<P: EnumMap>(&mut self, field: &str, numbers: Vec<i32>) -> Vec<P::Domain> {
-        numbers
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, n)| self.enumeration::<P>(&format!("{field}[{i}]"), n))
-            .collect()
+    fn enumerations<P: EnumMap>(&mut self, at: &Path, numbers: Vec<i32>) -> Vec<P::Domain> {
+        numbers.into_iter().enumerate().filter_map(|(i, n)| self.enumeration::<P>(&Path::Index(at, i), n)).collect()
     }
 
-    fn time(&mut self, field: &str, value: Option<Timestamp>) -> Option<OffsetDateTime> {
+    fn time(&mut self, at: &Path, value: Option<Timestamp>) -> Option<OffsetDateTime> {
         let ts = value?;
         let parsed = (0..1_000_000_000)
             .contains(&ts.nanos)
@@ -150,343 +153,143 @@ impl Reader<'_> {
             .flatten()
             .filter(|t| (1..=9999).contains(&t.year()));
         if parsed.is_none() {
-            self.reject(field.to_owned(), "is not a valid timestamp (years 0001 to 9999)");
+            self.reject(at, "is not a valid timestamp (years 0001 to 9999)");
         }
         parsed
     }
 
-    fn additional_data(&mut self, field: &str, value: Option<Struct>) -> domain::AdditionalData {
+    fn additional_data(&mut self, at: &Path, value: Option<Struct>) -> domain::AdditionalData {
         let mut out = BTreeMap::new();
         for (key, value) in value.map(|s| s.fields).unwrap_or_default() {
             match json_from_proto(value) {
                 Some(json) => {
                     out.insert(key, json);
                 }
-                None => self.reject(format!("{field}.{key}"), "holds a number JSON cannot carry (NaN or infinity)"),
+                None => self.violations.push(FieldViolation::new(
+                    format!("{at}.{key}"),
+                    "holds a number JSON cannot carry (NaN or infinity)",
+                )),
             }
         }
         out
     }
 
-    fn meeting(&mut self, m: pb::OnlineMeeting) -> domain::OnlineMeeting {
-        domain::OnlineMeeting {
-            start_date_time: self.time("meeting.start_date_time", m.start_date_time),
-            end_date_time: self.time("meeting.end_date_time", m.end_date_time),
-            creation_date_time: self.time("meeting.creation_date_time", m.creation_date_time),
-            expiry_date_time: self.time("meeting.expiry_date_time", m.expiry_date_time),
-            meeting_type: self.enumeration::<pb::OnlineMeetingType>("meeting.meeting_type", m.meeting_type),
-            participants: m.participants.map(|p| domain::MeetingParticipants {
-                organizer: p.organizer.map(|o| self.participant("meeting.participants.organizer", o)),
-                attendees: self.participants("meeting.participants.attendees", p.attendees),
-                producers: self.participants("meeting.participants.producers", p.producers),
-                contributors: self.participants("meeting.participants.contributors", p.contributors),
-            }),
-            audio_conferencing: m.audio_conferencing.map(|a| domain::AudioConferencing {
-                conference_id: a.conference_id,
-                dialin_url: a.dialin_url,
-                toll_free_number: a.toll_free_number,
-                toll_free_numbers: a.toll_free_numbers,
-                toll_number: a.toll_number,
-                toll_numbers: a.toll_numbers,
-            }),
-            chat_info: m.chat_info.map(|c| domain::ChatInfo {
-                thread_id: c.thread_id,
-                message_id: c.message_id,
-                reply_chain_message_id: c.reply_chain_message_id,
-            }),
-            chat_restrictions: m
-                .chat_restrictions
-                .map(|c| domain::ChatRestrictions { allow_text_only: c.allow_text_only }),
-            join_information: m.join_information.map(|b| domain::ItemBody {
-                content: b.content,
-                content_type: self.enumeration::<pb::BodyType>("meeting.join_information.content_type", b.content_type),
-            }),
-            join_meeting_id_settings: m.join_meeting_id_settings.map(|s| domain::JoinMeetingIdSettings {
-                is_passcode_required: s.is_passcode_required,
-                join_meeting_id: s.join_meeting_id,
-                passcode: s.passcode,
-            }),
-            lobby_bypass_settings: m.lobby_bypass_settings.map(|l| domain::LobbyBypassSettings {
-                scope: self.enumeration::<pb::LobbyBypassScope>("meeting.lobby_bypass_settings.scope", l.scope),
-                is_dial_in_bypass_enabled: l.is_dial_in_bypass_enabled,
-            }),
-            broadcast_settings: m.broadcast_settings.map(|b| domain::BroadcastMeetingSettings {
-                allowed_audience: self.enumeration::<pb::BroadcastMeetingAudience>(
-                    "meeting.broadcast_settings.allowed_audience",
-                    b.allowed_audience,
-                ),
-                captions: b.captions.map(|c| domain::BroadcastMeetingCaptionSettings {
-                    is_caption_enabled: c.is_caption_enabled,
-                    spoken_language: c.spoken_language,
-                    translation_languages: c.translation_languages,
-                }),
-                is_attendee_report_enabled: b.is_attendee_report_enabled,
-                is_question_and_answer_enabled: b.is_question_and_answer_enabled,
-                is_recording_enabled: b.is_recording_enabled,
-                is_video_on_demand_enabled: b.is_video_on_demand_enabled,
-            }),
-            watermark_protection: m.watermark_protection.map(|w| domain::WatermarkProtectionValues {
-                is_enabled_for_content_sharing: w.is_enabled_for_content_sharing,
-                is_enabled_for_video: w.is_enabled_for_video,
-            }),
-            sensitivity_label_assignment: m
-                .sensitivity_label_assignment
-                .map(|s| domain::SensitivityLabelAssignment { sensitivity_label_id: s.sensitivity_label_id }),
-            cloud_video_interop_info: m.cloud_video_interop_info.map(|c| domain::CloudVideoInteropInfo {
-                more_info_web_url: c.more_info_web_url,
-                tenant_key: c.tenant_key,
-                video_teleconference_id: c.video_teleconference_id,
-            }),
-            allowed_presenters: self
-                .enumeration::<pb::OnlineMeetingPresenters>("meeting.allowed_presenters", m.allowed_presenters),
-            allowed_lobby_admitters: self.enumeration::<pb::AllowedLobbyAdmitterRoles>(
-                "meeting.allowed_lobby_admitters",
-                m.allowed_lobby_admitters,
-            ),
-            allow_meeting_chat: self
-                .enumeration::<pb::MeetingChatMode>("meeting.allow_meeting_chat", m.allow_meeting_chat),
-            allow_live_share: self
-                .enumeration::<pb::MeetingLiveShareOptions>("meeting.allow_live_share", m.allow_live_share),
-            share_meeting_chat_history_default: self.enumeration::<pb::MeetingChatHistoryDefaultMode>(
-                "meeting.share_meeting_chat_history_default",
-                m.share_meeting_chat_history_default,
-            ),
-            anonymize_identity_for_roles: self.enumerations::<pb::OnlineMeetingRole>(
-                "meeting.anonymize_identity_for_roles",
-                m.anonymize_identity_for_roles,
-            ),
-            capabilities: self.enumerations::<pb::MeetingCapabilities>("meeting.capabilities", m.capabilities),
-            additional_data: self.additional_data("meeting.additional_data", m.additional_data),
-            id: m.id,
-            subject: m.subject,
-            external_id: m.external_id,
-            join_web_url: m.join_web_url,
-            join_url: m.join_url,
-            video_teleconference_id: m.video_teleconference_id,
-            meeting_template_id: m.meeting_template_id,
-            meeting_options_web_url: m.meeting_options_web_url,
-            meeting_spoken_language_tag: m.meeting_spoken_language_tag,
-            is_broadcast: m.is_broadcast,
-            allow_attendee_to_enable_camera: m.allow_attendee_to_enable_camera,
-            allow_attendee_to_enable_mic: m.allow_attendee_to_enable_mic,
-            allow_breakout_rooms: m.allow_breakout_rooms,
-            allow_copying_and_sharing_meeting_content: m.allow_copying_and_sharing_meeting_content,
-            allow_participants_to_change_name: m.allow_participants_to_change_name,
-            allow_power_point_sharing: m.allow_power_point_sharing,
-            allow_recording: m.allow_recording,
-            allow_teamwork_reactions: m.allow_teamwork_reactions,
-            allow_transcription: m.allow_transcription,
-            allow_whiteboard: m.allow_whiteboard,
-            is_end_to_end_encryption_enabled: m.is_end_to_end_encryption_enabled,
-            is_entry_exit_announced: m.is_entry_exit_announced,
-            record_automatically: m.record_automatically,
-            auto_admitted_users: m.auto_admitted_users,
-            attendee_report: m.attendee_report,
-            recording: m.recording,
-            alternative_recording: m.alternative_recording,
-            broadcast_recording: m.broadcast_recording,
-        }
-    }
-
-    fn participants(
-        &mut self,
-        field: &str,
-        list: Vec<pb::MeetingParticipantInfo>,
-    ) -> Vec<domain::MeetingParticipantInfo> {
-        list.into_iter().enumerate().map(|(i, p)| self.participant(&format!("{field}[{i}]"), p)).collect()
-    }
-
-    fn participant(&mut self, field: &str, p: pb::MeetingParticipantInfo) -> domain::MeetingParticipantInfo {
-        domain::MeetingParticipantInfo {
-            identity: p.identity.map(|s| domain::IdentitySet {
-                endpoint_type: self
-                    .enumeration::<pb::EndpointType>(&format!("{field}.identity.endpoint_type"), s.endpoint_type),
-                application: s.application.map(|i| self.identity(field, "application", i)),
-                device: s.device.map(|i| self.identity(field, "device", i)),
-                user: s.user.map(|i| self.identity(field, "user", i)),
-                application_instance: s.application_instance.map(|i| self.identity(field, "application_instance", i)),
-                asserted_identity: s.asserted_identity.map(|i| self.identity(field, "asserted_identity", i)),
-                azure_communication_services_user: s
-                    .azure_communication_services_user
-                    .map(|i| self.identity(field, "azure_communication_services_user", i)),
-                encrypted: s.encrypted.map(|i| self.identity(field, "encrypted", i)),
-                guest: s.guest.map(|i| self.identity(field, "guest", i)),
-                on_premises: s.on_premises.map(|i| self.identity(field, "on_premises", i)),
-                phone: s.phone.map(|i| self.identity(field, "phone", i)),
-            }),
-            role: self.enumeration::<pb::OnlineMeetingRole>(&format!("{field}.role"), p.role),
-            upn: p.upn,
-        }
-    }
-
-    fn identity(&mut self, participant: &str, kind: &str, i: Box<pb::Identity>) -> Box<domain::Identity> {
-        Box::new(domain::Identity {
-            additional_data: self
-                .additional_data(&format!("{participant}.identity.{kind}.additional_data"), i.additional_data),
-            id: i.id,
-            display_name: i.display_name,
-            tenant_id: i.tenant_id,
-            identity_provider: i.identity_provider,
-            email: i.email,
-            application_type: i.application_type,
-            hidden: i.hidden,
-            azure_communication_services_resource_id: i.azure_communication_services_resource_id,
-        })
+    fn objects<P: FromProto>(&mut self, at: &Path, items: Vec<P>) -> Vec<P::Domain> {
+        items.into_iter().enumerate().map(|(i, item)| item.read(self, &Path::Index(at, i))).collect()
     }
 }
+
+/// A request message's domain value, read through a [`Reader`].
+trait FromProto {
+    type Domain;
+    fn read(self, reader: &mut Reader<'_>, at: &Path<'_>) -> Self::Domain;
+}
+
+/// A domain value's reply message.
+trait IntoProto {
+    type Proto;
+    fn into_proto(self) -> Self::Proto;
+}
+
+/// proto -> domain, by a row's kind.
+macro_rules! from_proto {
+    ($r:ident, $at:expr, text, $v:expr) => {
+        $v
+    };
+    ($r:ident, $at:expr, flag, $v:expr) => {
+        $v
+    };
+    ($r:ident, $at:expr, texts, $v:expr) => {
+        $v
+    };
+    ($r:ident, $at:expr, time, $v:expr) => {
+        $r.time($at, $v)
+    };
+    ($r:ident, $at:expr, choice $of:ident, $v:expr) => {
+        $r.enumeration::<pb::$of>($at, $v)
+    };
+    ($r:ident, $at:expr, choices $of:ident, $v:expr) => {
+        $r.enumerations::<pb::$of>($at, $v)
+    };
+    ($r:ident, $at:expr, object $of:ident, $v:expr) => {
+        $v.map(|object| object.read($r, $at))
+    };
+    ($r:ident, $at:expr, boxed $of:ident, $v:expr) => {
+        $v.map(|object| Box::new((*object).read($r, $at)))
+    };
+    ($r:ident, $at:expr, objects $of:ident, $v:expr) => {
+        $r.objects($at, $v)
+    };
+}
+
+/// domain -> proto, by a row's kind.
+macro_rules! into_proto {
+    (text, $v:expr) => {
+        $v
+    };
+    (flag, $v:expr) => {
+        $v
+    };
+    (texts, $v:expr) => {
+        $v
+    };
+    (time, $v:expr) => {
+        timestamp($v)
+    };
+    (choice $of:ident, $v:expr) => {
+        $v.map_or(0, |member| pb::$of::from_domain(member).into())
+    };
+    (choices $of:ident, $v:expr) => {
+        $v.into_iter().map(|member| pb::$of::from_domain(member).into()).collect()
+    };
+    (object $of:ident, $v:expr) => {
+        $v.map(IntoProto::into_proto)
+    };
+    (boxed $of:ident, $v:expr) => {
+        $v.map(|object| Box::new((*object).into_proto()))
+    };
+    (objects $of:ident, $v:expr) => {
+        $v.into_iter().map(IntoProto::into_proto).collect()
+    };
+}
+
+/// The property table's callback: both conversions of every message.
+macro_rules! proto_conversions {
+    ($( [$($type_attr:tt)*] $name:ident [$($extra:ident)?] {
+        $( [$($attr:tt)*] $field:ident $kind:ident [$($of:ident)?] $json:tt [$($alias:tt)*] [$($flag:ident)*] )*
+    } )*) => {$(
+        impl FromProto for pb::$name {
+            type Domain = domain::$name;
+            // A message of plain rows (text, flags) has nothing the wire can get wrong.
+            #[allow(unused_variables)]
+            fn read(self, reader: &mut Reader<'_>, at: &Path<'_>) -> domain::$name {
+                domain::$name {
+                    $( $field: from_proto!(reader, &Path::Field(at, stringify!($field)), $kind $($of)?, self.$field), )*
+                    $( $extra: reader.additional_data(&Path::Field(at, stringify!($extra)), self.$extra), )?
+                }
+            }
+        }
+
+        impl IntoProto for domain::$name {
+            type Proto = pb::$name;
+            fn into_proto(self) -> pb::$name {
+                pb::$name {
+                    $( $field: into_proto!($kind $($of)?, self.$field), )*
+                    $( $extra: struct_out(self.$extra), )?
+                }
+            }
+        }
+    )*};
+}
+
+online_meeting_properties!(proto_conversions);
 
 fn timestamp(t: Option<OffsetDateTime>) -> Option<Timestamp> {
     t.map(|t| Timestamp { seconds: t.unix_timestamp(), nanos: t.nanosecond() as i32 })
 }
 
-fn enum_out<P: EnumMap + Into<i32>>(value: Option<P::Domain>) -> i32 {
-    value.map(|v| P::from_domain(v).into()).unwrap_or(0)
-}
-
-fn enums_out<P: EnumMap + Into<i32>>(values: Vec<P::Domain>) -> Vec<i32> {
-    values.into_iter().map(|v| P::from_domain(v).into()).collect()
-}
-
 fn struct_out(data: domain::AdditionalData) -> Option<Struct> {
     (!data.is_empty()).then(|| Struct { fields: data.into_iter().map(|(k, v)| (k, json_to_proto(v))).collect() })
-}
-
-pub fn meeting_to_proto(m: domain::OnlineMeeting) -> pb::OnlineMeeting {
-    pb::OnlineMeeting {
-        id: m.id,
-        subject: m.subject,
-        start_date_time: timestamp(m.start_date_time),
-        end_date_time: timestamp(m.end_date_time),
-        creation_date_time: timestamp(m.creation_date_time),
-        expiry_date_time: timestamp(m.expiry_date_time),
-        external_id: m.external_id,
-        join_web_url: m.join_web_url,
-        join_url: m.join_url,
-        video_teleconference_id: m.video_teleconference_id,
-        meeting_template_id: m.meeting_template_id,
-        meeting_options_web_url: m.meeting_options_web_url,
-        meeting_spoken_language_tag: m.meeting_spoken_language_tag,
-        meeting_type: enum_out::<pb::OnlineMeetingType>(m.meeting_type),
-        participants: m.participants.map(|p| pb::MeetingParticipants {
-            organizer: p.organizer.map(participant_to_proto),
-            attendees: p.attendees.into_iter().map(participant_to_proto).collect(),
-            producers: p.producers.into_iter().map(participant_to_proto).collect(),
-            contributors: p.contributors.into_iter().map(participant_to_proto).collect(),
-        }),
-        audio_conferencing: m.audio_conferencing.map(|a| pb::AudioConferencing {
-            conference_id: a.conference_id,
-            dialin_url: a.dialin_url,
-            toll_free_number: a.toll_free_number,
-            toll_free_numbers: a.toll_free_numbers,
-            toll_number: a.toll_number,
-            toll_numbers: a.toll_numbers,
-        }),
-        chat_info: m.chat_info.map(|c| pb::ChatInfo {
-            thread_id: c.thread_id,
-            message_id: c.message_id,
-            reply_chain_message_id: c.reply_chain_message_id,
-        }),
-        chat_restrictions: m.chat_restrictions.map(|c| pb::ChatRestrictions { allow_text_only: c.allow_text_only }),
-        join_information: m
-            .join_information
-            .map(|b| pb::ItemBody { content: b.content, content_type: enum_out::<pb::BodyType>(b.content_type) }),
-        join_meeting_id_settings: m.join_meeting_id_settings.map(|s| pb::JoinMeetingIdSettings {
-            is_passcode_required: s.is_passcode_required,
-            join_meeting_id: s.join_meeting_id,
-            passcode: s.passcode,
-        }),
-        lobby_bypass_settings: m.lobby_bypass_settings.map(|l| pb::LobbyBypassSettings {
-            scope: enum_out::<pb::LobbyBypassScope>(l.scope),
-            is_dial_in_bypass_enabled: l.is_dial_in_bypass_enabled,
-        }),
-        broadcast_settings: m.broadcast_settings.map(|b| pb::BroadcastMeetingSettings {
-            allowed_audience: enum_out::<pb::BroadcastMeetingAudience>(b.allowed_audience),
-            captions: b.captions.map(|c| pb::BroadcastMeetingCaptionSettings {
-                is_caption_enabled: c.is_caption_enabled,
-                spoken_language: c.spoken_language,
-                translation_languages: c.translation_languages,
-            }),
-            is_attendee_report_enabled: b.is_attendee_report_enabled,
-            is_question_and_answer_enabled: b.is_question_and_answer_enabled,
-            is_recording_enabled: b.is_recording_enabled,
-            is_video_on_demand_enabled: b.is_video_on_demand_enabled,
-        }),
-        is_broadcast: m.is_broadcast,
-        watermark_protection: m.watermark_protection.map(|w| pb::WatermarkProtectionValues {
-            is_enabled_for_content_sharing: w.is_enabled_for_content_sharing,
-            is_enabled_for_video: w.is_enabled_for_video,
-        }),
-        sensitivity_label_assignment: m
-            .sensitivity_label_assignment
-            .map(|s| pb::OnlineMeetingSensitivityLabelAssignment { sensitivity_label_id: s.sensitivity_label_id }),
-        cloud_video_interop_info: m.cloud_video_interop_info.map(|c| pb::CloudVideoInteropInfo {
-            more_info_web_url: c.more_info_web_url,
-            tenant_key: c.tenant_key,
-            video_teleconference_id: c.video_teleconference_id,
-        }),
-        allowed_presenters: enum_out::<pb::OnlineMeetingPresenters>(m.allowed_presenters),
-        allowed_lobby_admitters: enum_out::<pb::AllowedLobbyAdmitterRoles>(m.allowed_lobby_admitters),
-        allow_meeting_chat: enum_out::<pb::MeetingChatMode>(m.allow_meeting_chat),
-        allow_live_share: enum_out::<pb::MeetingLiveShareOptions>(m.allow_live_share),
-        share_meeting_chat_history_default: enum_out::<pb::MeetingChatHistoryDefaultMode>(
-            m.share_meeting_chat_history_default,
-        ),
-        allow_attendee_to_enable_camera: m.allow_attendee_to_enable_camera,
-        allow_attendee_to_enable_mic: m.allow_attendee_to_enable_mic,
-        allow_breakout_rooms: m.allow_breakout_rooms,
-        allow_copying_and_sharing_meeting_content: m.allow_copying_and_sharing_meeting_content,
-        allow_participants_to_change_name: m.allow_participants_to_change_name,
-        allow_power_point_sharing: m.allow_power_point_sharing,
-        allow_recording: m.allow_recording,
-        allow_teamwork_reactions: m.allow_teamwork_reactions,
-        allow_transcription: m.allow_transcription,
-        allow_whiteboard: m.allow_whiteboard,
-        is_end_to_end_encryption_enabled: m.is_end_to_end_encryption_enabled,
-        is_entry_exit_announced: m.is_entry_exit_announced,
-        record_automatically: m.record_automatically,
-        anonymize_identity_for_roles: enums_out::<pb::OnlineMeetingRole>(m.anonymize_identity_for_roles),
-        capabilities: enums_out::<pb::MeetingCapabilities>(m.capabilities),
-        auto_admitted_users: m.auto_admitted_users,
-        attendee_report: m.attendee_report,
-        recording: m.recording,
-        alternative_recording: m.alternative_recording,
-        broadcast_recording: m.broadcast_recording,
-        additional_data: struct_out(m.additional_data),
-    }
-}
-
-fn participant_to_proto(p: domain::MeetingParticipantInfo) -> pb::MeetingParticipantInfo {
-    pb::MeetingParticipantInfo {
-        identity: p.identity.map(|s| pb::IdentitySet {
-            application: s.application.map(|i| identity_to_proto(*i)),
-            device: s.device.map(|i| identity_to_proto(*i)),
-            user: s.user.map(|i| identity_to_proto(*i)),
-            application_instance: s.application_instance.map(|i| identity_to_proto(*i)),
-            asserted_identity: s.asserted_identity.map(|i| identity_to_proto(*i)),
-            azure_communication_services_user: s.azure_communication_services_user.map(|i| identity_to_proto(*i)),
-            encrypted: s.encrypted.map(|i| identity_to_proto(*i)),
-            guest: s.guest.map(|i| identity_to_proto(*i)),
-            on_premises: s.on_premises.map(|i| identity_to_proto(*i)),
-            phone: s.phone.map(|i| identity_to_proto(*i)),
-            endpoint_type: enum_out::<pb::EndpointType>(s.endpoint_type),
-        }),
-        role: enum_out::<pb::OnlineMeetingRole>(p.role),
-        upn: p.upn,
-    }
-}
-
-fn identity_to_proto(i: domain::Identity) -> Box<pb::Identity> {
-    Box::new(pb::Identity {
-        id: i.id,
-        display_name: i.display_name,
-        tenant_id: i.tenant_id,
-        identity_provider: i.identity_provider,
-        email: i.email,
-        application_type: i.application_type,
-        hidden: i.hidden,
-        azure_communication_services_resource_id: i.azure_communication_services_resource_id,
-        additional_data: struct_out(i.additional_data),
-    })
 }
 
 fn json_to_proto(value: serde_json::Value) -> Value {
@@ -528,6 +331,7 @@ fn json_from_proto(value: Value) -> Option<serde_json::Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_corpus::{full_meeting, FULL_MEETING_REPLY_DEBUG};
 
     const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
     const USER: &str = "550fae72-d251-43ec-868c-373732c2704f";
@@ -668,6 +472,49 @@ mod tests {
         assert_eq!(back.allow_recording, Some(false));
         assert_eq!(back.allow_transcription, None);
         assert_eq!(back.lobby_bypass_settings.unwrap().scope, pb::LobbyBypassScope::Invited as i32);
+    }
+
+    #[test]
+    fn a_full_meeting_reply_is_pinned() {
+        let reply = create_response(domain::MeetingCreated {
+            meeting: Box::new(full_meeting(false)),
+            created: true,
+            graph_request_id: Some("9e1b2c3d".into()),
+        });
+        assert_eq!(format!("{reply:?}"), FULL_MEETING_REPLY_DEBUG);
+    }
+
+    #[test]
+    fn a_full_request_converts_to_the_same_meeting() {
+        let meeting = full_meeting(true);
+        let command = create_command(request(meeting_to_proto(meeting.clone())), None).unwrap();
+        assert_eq!(*command.meeting, meeting);
+    }
+
+    #[test]
+    fn every_enum_member_maps_to_the_proto_value_of_its_graph_name() {
+        fn screaming(graph_name: &str) -> String {
+            let mut out = String::new();
+            for c in graph_name.chars() {
+                if c.is_ascii_uppercase() {
+                    out.push('_');
+                }
+                out.push(c.to_ascii_uppercase());
+            }
+            out
+        }
+        macro_rules! check_all {
+            ($( $(#[$doc:meta])* $name:ident { $($member:ident = $json:literal),+ $(,)? } )*) => {$(
+                assert_eq!(<domain::$name as Enumeration>::MEMBERS.len(), [$($json),+].len());
+                $(
+                    let value = pb::$name::from_domain(domain::$name::$member);
+                    assert_eq!(value.to_domain(), Some(domain::$name::$member));
+                    assert!(value.as_str_name().ends_with(&format!("_{}", screaming($json))), "{}", value.as_str_name());
+                )+
+                assert_eq!(pb::$name::Unspecified.to_domain(), None);
+            )*};
+        }
+        meeting_enums!(check_all);
     }
 
     #[test]
