@@ -20,6 +20,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // in every future that holds the request.
         .boxed(".meetings.v1.CreateRequest.meeting")
         .boxed(".meetings.v1.CreateResponse.meeting")
+        .boxed(".meetings.v1.GetResponse.meeting")
+        .boxed(".meetings.v1.FindResponse.meeting")
+        .boxed(".meetings.v1.UpdateRequest.meeting")
+        .boxed(".meetings.v1.UpdateResponse.meeting")
         // An IdentitySet holds ten optional identities, usually one: boxed, a participant is
         // small where it is moved (in vectors, at every boundary) instead of 2 KB.
         .boxed(".meetings.v1.IdentitySet.application")

@@ -27,7 +27,7 @@ use meeting_service::{
         OnlineMeetingPresenters, OnlineMeetingRole, TenantId, ValidationError,
     },
     error::Error,
-    graph::{interpret, Answer, GraphClient, GraphError, GraphFailure},
+    graph::{interpret, Answer, Expect, GraphAnswer, GraphClient, GraphError, GraphFailure},
     grpc::{
         create_command, create_response,
         pb::{self, meeting_service_client::MeetingServiceClient},
@@ -284,7 +284,7 @@ fn seed_live_event_request() -> pb::CreateRequest {
         tenant_id: TENANT.into(),
         user_id: USER.into(),
         meeting: Some(Box::new(live_event)),
-        language: String::new(),
+        ..Default::default()
     }
 }
 
@@ -306,12 +306,9 @@ fn conversions(c: &mut Criterion) {
                 body: std::hint::black_box(SEED_LIVE_EVENT_RESPONSE.as_bytes()),
                 truncated: false,
             };
-            let outcome = interpret(answer, false).expect("a meeting");
-            create_response(MeetingCreated {
-                meeting: outcome.meeting,
-                created: outcome.created,
-                graph_request_id: outcome.request_id,
-            })
+            let outcome = interpret(answer, Expect::Created).expect("a meeting");
+            let GraphAnswer::Meeting { meeting, created } = outcome.answer else { panic!("a meeting") };
+            create_response(MeetingCreated { meeting, created, graph_request_id: outcome.request_id })
         })
     });
 }

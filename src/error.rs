@@ -28,6 +28,9 @@ pub enum Error {
         #[source]
         source: Arc<IdentityError>,
     },
+    /// A lookup (Find) that Graph answered with no meeting.
+    #[error("no meeting of this organizer matches")]
+    MeetingNotFound { graph_request_id: Option<String> },
     #[error("{source}")]
     Graph {
         #[source]
@@ -48,6 +51,7 @@ impl Error {
     pub fn graph_request_id(&self) -> Option<&str> {
         match self {
             Error::Graph { source } => source.request_id(),
+            Error::MeetingNotFound { graph_request_id } => graph_request_id.as_deref(),
             _ => None,
         }
     }

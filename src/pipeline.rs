@@ -1,10 +1,12 @@
-//! The flow of one Create after authorization and validation: admit -> token (cache) -> Graph,
-//! retrying only what cannot duplicate a meeting:
+//! The flow of a call after authorization and validation: admit -> token (cache) -> Graph, for
+//! every operation on a meeting (create, createOrGet, get, find, update, delete), retrying only
+//! what cannot duplicate or lose anything:
 //! - 429 and 503 (Graph did not process the request) and connection failures before sending,
 //!   honoring `Retry-After`, with jittered exponential backoff, while the deadline leaves room;
 //! - 401 once, with a fresh token;
-//! - 500, 502, 504 and connections lost after sending only when `external_id` makes the create
-//!   idempotent (createOrGet returns the meeting a lost attempt may have created).
+//! - 500, 502, 504 and connections lost after sending only when the operation is idempotent
+//!   (`graph::Operation::is_idempotent`: everything but a plain create; createOrGet returns the
+//!   meeting a lost attempt may have created).
 
 use std::{
     sync::{
@@ -15,16 +17,18 @@ use std::{
 };
 
 use backon::{ExponentialBuilder, Retryable};
-use bytes::Bytes;
 use opentelemetry::KeyValue;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::{
     auth::Caller,
-    domain::{AcceptLanguage, CreateMeeting, MeetingCreated, TenantId, UserId},
+    domain::{
+        AcceptLanguage, CreateMeeting, DeleteMeeting, FindMeeting, GetMeeting, MeetingCreated, MeetingDeleted,
+        MeetingFound, OnlineMeeting, ResourceId, TenantId, UpdateMeeting, UserId,
+    },
     error::Error,
-    graph::{CreateOutcome, GraphClient, GraphError, GraphRequest},
+    graph::{GraphAnswer, GraphClient, GraphError, GraphOutcome, GraphRequest, Operation},
     identity::{AccessToken, TenantCredential, TokenProvider, TokenSource},
     limits::{Limits, Outcome},
     telemetry,
@@ -34,23 +38,13 @@ use crate::{
 /// Below this much time left, another attempt could not finish: give up and report.
 const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(50);
 
-/// A create on its way to Graph: the meeting already encoded, so that a call waiting on Graph
+/// An operation on its way to Graph: a meeting already encoded, so that a call waiting on Graph
 /// keeps its JSON body (a few hundred bytes) rather than the validated meeting (several KB).
 struct GraphCall {
     tenant: TenantId,
     organizer: UserId,
     language: Option<AcceptLanguage>,
-    /// createOrGet, keyed by the meeting's externalId.
-    create_or_get: bool,
-    body: Bytes,
-}
-
-impl GraphCall {
-    fn new(command: CreateMeeting) -> Self {
-        let create_or_get = command.is_idempotent();
-        let CreateMeeting { tenant, organizer, meeting, language } = command;
-        GraphCall { tenant, organizer, language, create_or_get, body: GraphClient::encode(&meeting) }
-    }
+    operation: Operation,
 }
 
 pub struct Pipeline {
@@ -83,7 +77,9 @@ impl Pipeline {
         &self.tokens
     }
 
-    /// Creates the meeting of an authorized, validated command in `tenant`.
+    /// Creates the meeting of an authorized, validated command in `tenant`. With an external id:
+    /// createOrGet with the properties it takes, then a PATCH of the others onto the meeting it
+    /// returned, new or existing (so a retry after a failure between the two completes it).
     pub async fn create(
         &self,
         ctx: &CallContext,
@@ -91,21 +87,122 @@ impl Pipeline {
         command: CreateMeeting,
     ) -> Result<MeetingCreated, Error> {
         let _admission = self.limits.admit(command.tenant).map_err(Error::Refused)?;
+        let to_patch = command.properties_to_patch();
+        let CreateMeeting { tenant: tenant_id, organizer, meeting, language } = command;
+        let (operation, patch) = if meeting.external_id.is_none() {
+            (Operation::Create { body: GraphClient::encode(&meeting) }, None)
+        } else if to_patch.is_empty() {
+            (Operation::CreateOrGet { body: GraphClient::encode(&meeting) }, None)
+        } else {
+            let parameters = meeting.set_properties(|p| p.create_or_get);
+            let body = GraphClient::encode_properties(&meeting, &parameters);
+            (Operation::CreateOrGet { body }, Some(GraphClient::encode_properties(&meeting, &to_patch)))
+        };
+        // Only the encoded bodies wait on Graph.
+        drop(meeting);
+        let mut call = GraphCall { tenant: tenant_id, organizer, language, operation };
+        let (meeting, created, request_id) = self.meeting(ctx, tenant, &call).await?;
+        let Some(body) = patch else {
+            return Ok(MeetingCreated { meeting, created, graph_request_id: request_id });
+        };
+        call.operation = Operation::Update { meeting: meeting_id(&meeting, &request_id)?, body };
+        let (meeting, _, graph_request_id) = self.meeting(ctx, tenant, &call).await?;
+        Ok(MeetingCreated { meeting, created, graph_request_id })
+    }
+
+    /// The meeting with the command's id.
+    pub async fn get(&self, ctx: &CallContext, tenant: &Tenant, command: GetMeeting) -> Result<MeetingFound, Error> {
+        let _admission = self.limits.admit(command.target.tenant).map_err(Error::Refused)?;
+        let GetMeeting { target, language } = command;
+        let operation = Operation::Get { meeting: target.meeting };
+        let call = GraphCall { tenant: target.tenant, organizer: target.organizer, language, operation };
+        let (meeting, _, graph_request_id) = self.meeting(ctx, tenant, &call).await?;
+        Ok(MeetingFound { meeting, graph_request_id })
+    }
+
+    /// The organizer's meeting with the command's join link or join meeting id.
+    pub async fn find(&self, ctx: &CallContext, tenant: &Tenant, command: FindMeeting) -> Result<MeetingFound, Error> {
+        let _admission = self.limits.admit(command.tenant).map_err(Error::Refused)?;
+        let FindMeeting { tenant: tenant_id, organizer, key, language } = command;
+        let call = GraphCall { tenant: tenant_id, organizer, language, operation: Operation::Find { key } };
+        let outcome = self.call_graph(ctx, tenant, &call).await?;
+        match outcome.answer {
+            GraphAnswer::Meetings(meetings) => match meetings.into_iter().next() {
+                Some(meeting) => Ok(MeetingFound { meeting: Box::new(meeting), graph_request_id: outcome.request_id }),
+                None => Err(Error::MeetingNotFound { graph_request_id: outcome.request_id }),
+            },
+            _ => Err(unexpected(outcome.request_id)),
+        }
+    }
+
+    /// Changes the command's properties of the meeting and returns it as Graph then has it.
+    pub async fn update(
+        &self,
+        ctx: &CallContext,
+        tenant: &Tenant,
+        command: UpdateMeeting,
+    ) -> Result<MeetingFound, Error> {
+        let _admission = self.limits.admit(command.target.tenant).map_err(Error::Refused)?;
+        let UpdateMeeting { target, meeting, properties, language } = command;
+        let body = GraphClient::encode_properties(&meeting, &properties);
+        drop(meeting);
+        let operation = Operation::Update { meeting: target.meeting, body };
+        let call = GraphCall { tenant: target.tenant, organizer: target.organizer, language, operation };
+        let (meeting, _, graph_request_id) = self.meeting(ctx, tenant, &call).await?;
+        Ok(MeetingFound { meeting, graph_request_id })
+    }
+
+    /// Deletes the meeting; with `allow_missing`, one that does not exist is already deleted.
+    pub async fn delete(
+        &self,
+        ctx: &CallContext,
+        tenant: &Tenant,
+        command: DeleteMeeting,
+    ) -> Result<MeetingDeleted, Error> {
+        let _admission = self.limits.admit(command.target.tenant).map_err(Error::Refused)?;
+        let DeleteMeeting { target, allow_missing } = command;
+        let operation = Operation::Delete { meeting: target.meeting };
+        let call = GraphCall { tenant: target.tenant, organizer: target.organizer, language: None, operation };
+        match self.call_graph(ctx, tenant, &call).await {
+            Ok(outcome) => Ok(MeetingDeleted { graph_request_id: outcome.request_id }),
+            Err(Error::Graph { source }) if allow_missing && source.status() == Some(404) => {
+                Ok(MeetingDeleted { graph_request_id: source.request_id().map(str::to_owned) })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A call whose success is a meeting: the meeting, whether this call created it, and
+    /// Graph's request id.
+    async fn meeting(
+        &self,
+        ctx: &CallContext,
+        tenant: &Tenant,
+        call: &GraphCall,
+    ) -> Result<(Box<OnlineMeeting>, bool, Option<String>), Error> {
+        let outcome = self.call_graph(ctx, tenant, call).await?;
+        match outcome.answer {
+            GraphAnswer::Meeting { meeting, created } => Ok((meeting, created, outcome.request_id)),
+            _ => Err(unexpected(outcome.request_id)),
+        }
+    }
+
+    /// One operation with its retries; what it says about Graph's health goes to the tenant's
+    /// circuit breaker.
+    async fn call_graph(&self, ctx: &CallContext, tenant: &Tenant, call: &GraphCall) -> Result<GraphOutcome, Error> {
         let budget = ctx.deadline.saturating_duration_since(Instant::now());
-        let call = GraphCall::new(command);
-        let result = self.run(ctx, tenant, &call).await;
+        let result = self.run(ctx, tenant, call).await;
         self.limits.record(call.tenant, graph_health(&result, budget));
         result
     }
 
-    async fn run(&self, ctx: &CallContext, tenant: &Tenant, call: &GraphCall) -> Result<MeetingCreated, Error> {
-        let idempotent = call.create_or_get;
+    async fn run(&self, ctx: &CallContext, tenant: &Tenant, call: &GraphCall) -> Result<GraphOutcome, Error> {
         let attempts = AtomicU32::new(0);
         let attempt = || self.attempt(ctx, tenant, call, attempts.fetch_add(1, Ordering::Relaxed));
-        let outcome = attempt
+        attempt
             .retry(self.retry)
             .sleep(tokio::time::sleep)
-            .when(|e| is_retryable(e, idempotent))
+            .when(|e| is_retryable(e, &call.operation))
             .adjust(|e, backoff| {
                 // `None`: the retries are used up.
                 let backoff = backoff?;
@@ -125,8 +222,7 @@ impl Pipeline {
                     .add(1, &[KeyValue::new("reason", reason), KeyValue::new("tenant_id", call.tenant.to_string())]);
                 tracing::warn!(error = %e, ?delay, "retrying Graph call");
             })
-            .await?;
-        Ok(MeetingCreated { meeting: outcome.meeting, created: outcome.created, graph_request_id: outcome.request_id })
+            .await
     }
 
     async fn attempt(
@@ -135,7 +231,7 @@ impl Pipeline {
         tenant: &Tenant,
         call: &GraphCall,
         attempt: u32,
-    ) -> Result<CreateOutcome, Error> {
+    ) -> Result<GraphOutcome, Error> {
         let id = call.tenant;
         let credential = &tenant.credential;
         let token = self.token(credential, ctx.deadline).await?;
@@ -184,28 +280,28 @@ impl Pipeline {
         call: &GraphCall,
         bearer: &str,
         attempt: u32,
-    ) -> Result<CreateOutcome, Error> {
+    ) -> Result<GraphOutcome, Error> {
         let remaining = ctx.deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(Error::DeadlineExceeded { reached_graph: false });
         }
         let request = GraphRequest {
             organizer: &call.organizer,
-            // The same bytes on every attempt (a reference-counted clone).
-            body: call.body.clone(),
-            create_or_get: call.create_or_get,
+            // The same body bytes on every attempt (a reference-counted clone).
+            operation: &call.operation,
             accept_language: call.language.as_ref(),
             client_request_id: &ctx.client_request_id,
             bearer,
             timeout: remaining,
         };
-        let route = GraphClient::route(request.create_or_get);
+        let route = call.operation.route();
+        let method = call.operation.method();
         let span = tracing::info_span!(
-            "graph.create",
-            otel.name = format!("POST {route}"),
+            "graph.request",
+            otel.name = format!("{method} {route}"),
             otel.kind = "client",
             otel.status_code = tracing::field::Empty,
-            http.request.method = "POST",
+            http.request.method = method.as_str(),
             url.template = route,
             server.address = graph.host(),
             http.request.resend_count = attempt,
@@ -214,13 +310,13 @@ impl Pipeline {
             graph.client_request_id = %ctx.client_request_id,
         );
         let started = Instant::now();
-        let result = graph.create(&request).instrument(span.clone()).await;
+        let result = graph.send(&request).instrument(span.clone()).await;
         let status = match &result {
             Ok(outcome) => {
                 if let Some(id) = &outcome.request_id {
                     span.record("graph.request_id", id.as_str());
                 }
-                Some(if outcome.created { 201 } else { 200 })
+                Some(outcome.status)
             }
             Err(e) => {
                 span.record("otel.status_code", "ERROR");
@@ -236,7 +332,7 @@ impl Pipeline {
         telemetry::metrics().graph_duration.record(
             started.elapsed().as_secs_f64(),
             &[
-                KeyValue::new("http.request.method", "POST"),
+                KeyValue::new("http.request.method", method.as_str().to_owned()),
                 KeyValue::new("http.response.status_code", status.map_or(0, i64::from)),
                 KeyValue::new("url.template", route),
                 KeyValue::new("tenant_id", call.tenant.to_string()),
@@ -269,9 +365,30 @@ fn graph_health<T>(result: &Result<T, Error>, budget: Duration) -> Outcome {
     }
 }
 
-fn is_retryable(error: &Error, idempotent: bool) -> bool {
+/// THE retry rule: what Graph did not process may always be sent again; what it may have
+/// processed only when the operation is idempotent.
+fn is_retryable(error: &Error, operation: &Operation) -> bool {
     match error {
-        Error::Graph { source } => source.is_unprocessed() || (idempotent && source.may_have_been_processed()),
+        Error::Graph { source } => {
+            source.is_unprocessed() || (operation.is_idempotent() && source.may_have_been_processed())
+        }
         _ => false,
     }
+}
+
+/// A success whose body is not what the operation answers with.
+fn unexpected(request_id: Option<String>) -> Error {
+    let detail = "the answer is not what the operation returns".to_owned();
+    Error::Graph { source: GraphError::InvalidResponse { detail, request_id } }
+}
+
+/// The id of a meeting Graph returned, to address it next.
+fn meeting_id(meeting: &OnlineMeeting, request_id: &Option<String>) -> Result<ResourceId, Error> {
+    let id = meeting.id.as_deref().unwrap_or_default();
+    ResourceId::parse("id", id).map_err(|_| Error::Graph {
+        source: GraphError::InvalidResponse {
+            detail: "the meeting Graph returned has no usable id".into(),
+            request_id: request_id.clone(),
+        },
+    })
 }

@@ -79,6 +79,34 @@ impl fmt::Display for UserId {
     }
 }
 
+/// The id of a resource Graph assigned (a meeting, an event), as a request names it: it goes
+/// into Graph's path as one percent-encoded segment, so only its size and control characters
+/// are checked (Graph's ids are opaque and their format changes).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ResourceId(String);
+
+/// Graph's ids are a few hundred bytes; a longer one is not an id.
+const MAX_RESOURCE_ID_BYTES: usize = 4096;
+
+impl ResourceId {
+    pub fn parse(field: &str, value: &str) -> Result<Self, FieldViolation> {
+        if value.is_empty() {
+            return Err(FieldViolation::new(field, "is required"));
+        }
+        if value.len() > MAX_RESOURCE_ID_BYTES {
+            return Err(FieldViolation::new(field, format!("must be at most {MAX_RESOURCE_ID_BYTES} bytes")));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(FieldViolation::new(field, "must not contain control characters"));
+        }
+        Ok(ResourceId(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Entra's documented UPN rules: at most 113 characters, at most 64 before the `@` and 48 after
 /// it; the local part uses `A-Z a-z 0-9 ' . - _ ! # ^ ~` and neither starts nor ends with a
 /// period (guest UPNs such as `ann_fabrikam.com#EXT#@contoso.onmicrosoft.com` fit); the domain is
@@ -152,6 +180,23 @@ fn is_language_tag(value: &str) -> bool {
     (2..=8).contains(&primary.len())
         && primary.chars().all(|c| c.is_ascii_alphabetic())
         && subtags.all(|s| (1..=8).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+#[cfg(test)]
+mod resource_id_tests {
+    use super::*;
+
+    #[test]
+    fn resource_ids_are_bounded_and_printable() {
+        let id = "MSpkYzE3Njc0Yy04MWQ5LTRhZGItYmZiMi04ZjZhNDQyZTRiNDEqMCoqMTk6bWVldGluZ19OV";
+        assert_eq!(ResourceId::parse("meeting_id", id).unwrap().as_str(), id);
+        assert!(ResourceId::parse("meeting_id", "a/../b?c#d").is_ok(), "encoded as one segment later");
+        for bad in ["", "a\nb", "a\u{0}b"] {
+            assert_eq!(ResourceId::parse("meeting_id", bad).unwrap_err().field, "meeting_id", "{bad:?}");
+        }
+        assert!(ResourceId::parse("meeting_id", &"x".repeat(4096)).is_ok());
+        assert!(ResourceId::parse("meeting_id", &"x".repeat(4097)).is_err());
+    }
 }
 
 #[cfg(test)]

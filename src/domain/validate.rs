@@ -4,6 +4,7 @@
 
 use super::ids::is_plausible_upn;
 use super::meeting::{MeetingParticipantInfo, OnlineMeeting};
+use super::property::Property;
 use super::violation::FieldViolation;
 
 /// Graph documents at most 1,000 characters for a meeting subject.
@@ -66,14 +67,62 @@ pub fn validate_new_meeting(meeting: &OnlineMeeting, violations: &mut Vec<FieldV
         if external_id.trim().is_empty() {
             reject("external_id", "must not be empty when set");
         }
-        // Read-only properties are refused above already.
-        let refused = m.set_properties(|p| !p.create_or_get && !p.read_only).into_iter().map(|p| p.field);
+        // Read-only properties are refused above already. What createOrGet does not take is
+        // PATCHed onto the meeting it returns; what neither can set is refused.
+        let refused =
+            m.set_properties(|p| !p.create_or_get && !p.patchable && !p.read_only).into_iter().map(|p| p.field);
         let pass_through = (!m.additional_data.is_empty()).then_some("additional_data");
         for field in refused.chain(pass_through) {
             reject(
                 field,
-                &format!("is not accepted with external_id: Graph's createOrGet takes only {}", create_or_get_fields()),
+                &format!(
+                    "is not accepted with external_id: neither Graph's createOrGet (which takes {}) nor an update can set it",
+                    create_or_get_fields()
+                ),
             );
+        }
+    }
+}
+
+/// Appends to `violations` what is wrong with the values an update sends (`properties`, the
+/// masked ones): the rules a create applies to them, and Graph's update page's own (the
+/// organizer can't change; start and end are sent together, so their order is checked).
+pub fn validate_update(
+    meeting: &OnlineMeeting,
+    properties: &[&'static Property],
+    violations: &mut Vec<FieldViolation>,
+) {
+    let masked = |field: &str| properties.iter().any(|p| p.field == field);
+    let mut reject = |field: &str, description: &str| {
+        violations.push(FieldViolation::new(format!("meeting.{field}"), description));
+    };
+    if masked("subject") {
+        if let Some(subject) = &meeting.subject {
+            if subject.chars().count() > MAX_SUBJECT_CHARS {
+                reject("subject", "must be at most 1000 characters");
+            }
+        }
+    }
+    if masked("start_date_time") {
+        match (meeting.start_date_time, meeting.end_date_time) {
+            (Some(start), Some(end)) if end < start => reject("end_date_time", "must not be before start_date_time"),
+            (Some(_), Some(_)) => {}
+            _ => reject("start_date_time", "and end_date_time must both be set to reschedule the meeting"),
+        }
+    }
+    if let Some(participants) = meeting.participants.as_ref().filter(|_| masked("participants")) {
+        if participants.organizer.is_some() {
+            reject("participants.organizer", "cannot be changed: Graph keeps the meeting's organizer");
+        }
+        let groups = [
+            ("attendees", participants.attendees.as_slice()),
+            ("producers", participants.producers.as_slice()),
+            ("contributors", participants.contributors.as_slice()),
+        ];
+        for (group, infos) in groups {
+            for (i, info) in infos.iter().enumerate() {
+                check_participant(info, &participant_path(group, i, infos.len()), &mut reject);
+            }
         }
     }
 }
@@ -202,14 +251,24 @@ mod tests {
                 vec!["meeting.external_id"],
             ),
             (
-                "createOrGet takes a subset",
+                "with external_id, what createOrGet does not take is patched, not refused",
                 OnlineMeeting {
                     external_id: Some("order-42".into()),
                     lobby_bypass_settings: Some(LobbyBypassSettings::default()),
                     allow_recording: Some(false),
                     ..base()
                 },
-                vec!["meeting.lobby_bypass_settings", "meeting.allow_recording"],
+                vec![],
+            ),
+            (
+                "with external_id, what neither createOrGet nor PATCH can set is refused",
+                OnlineMeeting {
+                    external_id: Some("order-42".into()),
+                    meeting_template_id: Some("t".into()),
+                    allow_participants_to_change_name: Some(true),
+                    ..base()
+                },
+                vec!["meeting.meeting_template_id", "meeting.allow_participants_to_change_name"],
             ),
             (
                 "createOrGet with its own parameters",
@@ -281,10 +340,9 @@ mod tests {
                 "meeting.join_meeting_id_settings.join_meeting_id is read-only: Graph sets it",
                 "meeting.join_meeting_id_settings.passcode is read-only: Graph generates the passcode (custom \
                  passcodes are not supported)",
-                "meeting.join_meeting_id_settings is not accepted with external_id: Graph's createOrGet takes only \
-                 subject, start_date_time, end_date_time, participants and chat_info",
-                "meeting.allow_recording is not accepted with external_id: Graph's createOrGet takes only subject, \
-                 start_date_time, end_date_time, participants and chat_info",
+                "meeting.join_meeting_id_settings is not accepted with external_id: neither Graph's createOrGet \
+                 (which takes subject, start_date_time, end_date_time, participants and chat_info) nor an update can \
+                 set it",
             ]
         );
     }

@@ -1,6 +1,6 @@
-//! One HTTP exchange with Graph's create endpoints. Retries, tokens and deadlines are the
-//! pipeline's business; this module turns a meeting into a request and a response into a
-//! meeting or a `GraphError`.
+//! One HTTP exchange with Graph's onlineMeetings API: an [`Operation`] (create, createOrGet,
+//! get, find, update, delete) becomes a request, and the answer a meeting, a list of meetings, a
+//! confirmation or a `GraphError`. Retries, tokens and deadlines are the pipeline's business.
 
 use std::time::Duration;
 
@@ -12,11 +12,12 @@ use url::Url;
 use super::{
     convert::{meeting_from_dto, meeting_to_dto},
     error::{GraphError, GraphFailure},
-    model::{ErrorBodyDto, OnlineMeetingDto},
+    model::{ErrorBodyDto, MeetingListDto, OnlineMeetingDto},
+    operation::{Expect, Operation},
     transport::{GraphTransport, Route},
     ApiVersion,
 };
-use crate::domain::{AcceptLanguage, OnlineMeeting, UserId};
+use crate::domain::{AcceptLanguage, OnlineMeeting, Property, UserId};
 
 /// Everything but RFC 3986 unreserved characters is escaped, so a UPN (`@`, and `#` in guest
 /// UPNs) stays one path segment and can't walk the path.
@@ -35,25 +36,34 @@ pub struct GraphClient {
     host: String,
 }
 
-/// One create, as sent on the wire.
+/// One attempt of an operation, as sent on the wire.
 pub struct GraphRequest<'a> {
     pub organizer: &'a UserId,
-    /// The serialized meeting (see [`GraphClient::encode`]), reused as-is across retries.
-    pub body: Bytes,
-    /// Use createOrGet (the meeting has an externalId).
-    pub create_or_get: bool,
+    /// What to do; its body (see [`GraphClient::encode`]) is reused as-is across retries.
+    pub operation: &'a Operation,
     pub accept_language: Option<&'a AcceptLanguage>,
     pub client_request_id: &'a str,
     pub bearer: &'a str,
     pub timeout: Duration,
 }
 
-/// A meeting Graph returned.
+/// What Graph answered to an operation that succeeded.
 #[derive(Debug)]
-pub struct CreateOutcome {
-    pub meeting: Box<OnlineMeeting>,
-    /// False when createOrGet answered 200: the meeting already existed.
-    pub created: bool,
+pub enum GraphAnswer {
+    /// Create, createOrGet, get, update: the meeting. `created` is false when createOrGet
+    /// answered 200 (the meeting already existed) and for every other operation.
+    Meeting { meeting: Box<OnlineMeeting>, created: bool },
+    /// Find: the meetings that matched (usually one, possibly none).
+    Meetings(Vec<OnlineMeeting>),
+    /// Delete: done.
+    Done,
+}
+
+/// A successful answer, its HTTP status and Graph's `request-id`.
+#[derive(Debug)]
+pub struct GraphOutcome {
+    pub answer: GraphAnswer,
+    pub status: u16,
     pub request_id: Option<String>,
 }
 
@@ -78,24 +88,27 @@ impl GraphClient {
         Bytes::from(serde_json::to_vec(&meeting_to_dto(meeting)).unwrap_or_default())
     }
 
-    /// The URL template for traces and logs: no user id in it.
-    pub fn route(create_or_get: bool) -> &'static str {
-        if create_or_get {
-            "/users/{userId}/onlineMeetings/createOrGet"
-        } else {
-            "/users/{userId}/onlineMeetings"
-        }
+    /// Graph's JSON for an update: exactly the named top-level properties, those the meeting
+    /// leaves unset as `null` (which clears them).
+    pub fn encode_properties(meeting: &OnlineMeeting, properties: &[&'static Property]) -> Bytes {
+        let mut all = match serde_json::to_value(meeting_to_dto(meeting)) {
+            Ok(serde_json::Value::Object(all)) => all,
+            _ => serde_json::Map::new(),
+        };
+        let chosen: serde_json::Map<String, serde_json::Value> =
+            properties.iter().map(|p| (p.json.to_owned(), all.remove(p.json).unwrap_or_default())).collect();
+        Bytes::from(serde_json::to_vec(&chosen).unwrap_or_default())
     }
 
-    pub fn url(&self, organizer: &UserId, create_or_get: bool) -> String {
+    /// The operation's full URL for this organizer.
+    pub fn url(&self, organizer: &UserId, operation: &Operation) -> String {
         let segment = utf8_percent_encode(&organizer.as_path_value(), PATH_SEGMENT).to_string();
-        let action = if create_or_get { "/onlineMeetings/createOrGet" } else { "/onlineMeetings" };
-        format!("{}{segment}{action}", self.users_base)
+        format!("{}{segment}{}", self.users_base, operation.path_after_user(PATH_SEGMENT))
     }
 
-    pub async fn create(&self, request: &GraphRequest<'_>) -> Result<CreateOutcome, GraphError> {
+    pub async fn send(&self, request: &GraphRequest<'_>) -> Result<GraphOutcome, GraphError> {
         let uri: http::Uri = self
-            .url(request.organizer, request.create_or_get)
+            .url(request.organizer, request.operation)
             .parse()
             .map_err(|e| GraphError::Connect(format!("the request URL: {e}").into()))?;
         let build = || http_request(&uri, request);
@@ -116,7 +129,7 @@ impl GraphClient {
             body: &exchange.body,
             truncated: exchange.truncated,
         };
-        interpret(answer, request.create_or_get)
+        interpret(answer, request.operation.expect())
     }
 }
 
@@ -128,10 +141,12 @@ fn http_request(uri: &http::Uri, request: &GraphRequest<'_>) -> Result<Request<B
         HeaderValue::try_from(format!("Bearer {}", request.bearer)).map_err(|_| invalid("the access token"))?;
     // Never indexed by HPACK, never shown by Debug.
     authorization.set_sensitive(true);
-    let mut builder = Request::post(uri.clone())
+    let operation = request.operation;
+    let mut builder = Request::builder()
+        .method(operation.method())
+        .uri(uri.clone())
         .header(header::USER_AGENT, USER_AGENT)
         .header(header::AUTHORIZATION, authorization)
-        .header(header::CONTENT_TYPE, "application/json")
         .header(header::ACCEPT, "application/json")
         // Without it Graph reports newer enum members (invited, coorganizer) as unknownFutureValue.
         .header("prefer", "include-unknown-enum-members")
@@ -145,7 +160,14 @@ fn http_request(uri: &http::Uri, request: &GraphRequest<'_>) -> Result<Request<B
             HeaderValue::try_from(language.as_str()).map_err(|_| invalid("Accept-Language"))?,
         );
     }
-    builder.body(request.body.clone()).map_err(|e| GraphError::Connect(Box::new(e)))
+    let body = match operation.body() {
+        Some(body) => {
+            builder = builder.header(header::CONTENT_TYPE, "application/json");
+            body.clone()
+        }
+        None => Bytes::new(),
+    };
+    builder.body(body).map_err(|e| GraphError::Connect(Box::new(e)))
 }
 
 /// What one attempt brought back, read but not yet judged.
@@ -162,10 +184,11 @@ pub struct Answer<'a> {
     pub truncated: bool,
 }
 
-/// Judges an answer: a meeting, or the failure with what Graph said about it. Pure (no I/O), so
-/// it can be fuzzed and measured alone.
+/// Judges an answer to an operation that `expect`s a kind of body: a meeting, a list, nothing,
+/// or the failure with what Graph said about it. Pure (no I/O), so it can be fuzzed and
+/// measured alone.
 #[doc(hidden)]
-pub fn interpret(answer: Answer<'_>, create_or_get: bool) -> Result<CreateOutcome, GraphError> {
+pub fn interpret(answer: Answer<'_>, expect: Expect) -> Result<GraphOutcome, GraphError> {
     let Answer { status, request_id, retry_after, is_json, body, truncated } = answer;
     if !(200..300).contains(&status) {
         let error = (!truncated).then(|| serde_json::from_slice::<ErrorBodyDto>(body).ok()).flatten().map(|b| b.error);
@@ -180,22 +203,39 @@ pub fn interpret(answer: Answer<'_>, create_or_get: bool) -> Result<CreateOutcom
     }
 
     let invalid = |detail: String| GraphError::InvalidResponse { detail, request_id: request_id.clone() };
+    if expect == Expect::Nothing {
+        // A delete's 204 has no body; whatever a 200 might carry is not needed.
+        return Ok(GraphOutcome { answer: GraphAnswer::Done, status, request_id });
+    }
     if truncated {
         return Err(invalid(format!("body larger than {MAX_RESPONSE_BYTES} bytes")));
     }
     if !is_json {
         return Err(invalid("Content-Type is not application/json".into()));
     }
-    let dto: OnlineMeetingDto =
-        serde_json::from_slice(body).map_err(|e| invalid(format!("not an onlineMeeting: {e}")))?;
-    if dto.id.is_none() {
-        return Err(invalid("the onlineMeeting has no id".into()));
-    }
-    Ok(CreateOutcome {
-        meeting: Box::new(meeting_from_dto(dto)),
-        created: !(create_or_get && status == 200),
-        request_id,
-    })
+    let answer = match expect {
+        Expect::Meetings => {
+            let list: MeetingListDto = serde_json::from_slice(body)
+                .map_err(|e| invalid(format!("not a collection of onlineMeetings: {e}")))?;
+            GraphAnswer::Meetings(list.value.into_iter().map(meeting_from_dto).collect())
+        }
+        Expect::Created | Expect::CreatedOrExisting | Expect::Meeting => {
+            let dto: OnlineMeetingDto =
+                serde_json::from_slice(body).map_err(|e| invalid(format!("not an onlineMeeting: {e}")))?;
+            if dto.id.is_none() {
+                return Err(invalid("the onlineMeeting has no id".into()));
+            }
+            let created = match expect {
+                Expect::Created => true,
+                // createOrGet: 201 made it, 200 found it.
+                Expect::CreatedOrExisting => status != 200,
+                _ => false,
+            };
+            GraphAnswer::Meeting { meeting: Box::new(meeting_from_dto(dto)), created }
+        }
+        Expect::Nothing => GraphAnswer::Done,
+    };
+    Ok(GraphOutcome { answer, status, request_id })
 }
 
 fn header_text(headers: &header::HeaderMap, name: &str) -> Option<String> {
@@ -211,14 +251,15 @@ mod tests {
         let transport = GraphTransport::trusting_nothing(false);
         let client = GraphClient::new(&transport, &"https://graph.microsoft.com".parse().unwrap(), ApiVersion::V1);
         let upn = UserId::parse("u", "ann_fabrikam.com#EXT#@contoso.onmicrosoft.com").unwrap();
+        let create = Operation::Create { body: Bytes::new() };
         assert_eq!(
-            client.url(&upn, false),
+            client.url(&upn, &create),
             "https://graph.microsoft.com/v1.0/users/ann_fabrikam.com%23EXT%23%40contoso.onmicrosoft.com/onlineMeetings"
         );
         let oid = UserId::parse("u", "550FAE72-D251-43EC-868C-373732C2704F").unwrap();
         let beta = GraphClient::new(&transport, &"http://127.0.0.1:8081/".parse().unwrap(), ApiVersion::Beta);
         assert_eq!(
-            beta.url(&oid, true),
+            beta.url(&oid, &Operation::CreateOrGet { body: Bytes::new() }),
             "http://127.0.0.1:8081/beta/users/550fae72-d251-43ec-868c-373732c2704f/onlineMeetings/createOrGet"
         );
     }
@@ -239,7 +280,7 @@ mod tests {
             assert!(seeds.len() >= 10, "{} samples", seeds.len());
             let with_code = seeds
                 .iter()
-                .filter(|(status, body)| match interpret(answer(*status, body, true), false) {
+                .filter(|(status, body)| match interpret(answer(*status, body, true), Expect::Created) {
                     Err(GraphError::Status(failure)) => failure.code.is_some(),
                     other => panic!("HTTP {status} read as {other:?}"),
                 })
@@ -263,7 +304,7 @@ mod tests {
             ) {
                 let (_, seed) = &bodies(GRAPH_ERRORS)[seed];
                 let body = mutate(seed, position, byte, cut);
-                let judged = interpret(answer(status, &body, is_json), false);
+                let judged = interpret(answer(status, &body, is_json), Expect::Created);
                 if status >= 300 {
                     prop_assert!(matches!(judged, Err(GraphError::Status(ref f)) if f.status == status));
                 }

@@ -6,13 +6,15 @@ mod cloud;
 mod convert;
 mod error;
 mod model;
+mod operation;
 mod transport;
 
 #[doc(hidden)]
 pub use client::{interpret, Answer};
-pub use client::{CreateOutcome, GraphClient, GraphRequest};
+pub use client::{GraphAnswer, GraphClient, GraphOutcome, GraphRequest};
 pub use cloud::{ApiVersion, Cloud};
 pub use error::{BoxError, GraphError, GraphFailure};
+pub use operation::{Expect, Operation};
 pub use transport::GraphTransport;
 
 use std::time::Duration;

@@ -51,6 +51,13 @@ online_meeting_properties!(dto_types);
 /// The request and response body of create and createOrGet.
 pub type OnlineMeetingDto = OnlineMeeting;
 
+/// A collection of onlineMeetings (`GET …/onlineMeetings?$filter=…`): `{"value": [...]}`.
+#[derive(Debug, Deserialize)]
+pub struct MeetingListDto {
+    #[serde(default)]
+    pub value: Vec<OnlineMeetingDto>,
+}
+
 /// Graph's error body: `{"error":{"code","message","innerError":{...}}}`.
 #[derive(Debug, Deserialize)]
 pub struct ErrorBodyDto {

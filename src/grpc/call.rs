@@ -33,12 +33,22 @@ pub(super) struct Rpc {
 
 pub(super) const CREATE: Rpc =
     Rpc { name: "Create", full_name: "meetings.v1.MeetingService/Create", audit: Some("meeting create") };
+pub(super) const GET: Rpc = Rpc { name: "Get", full_name: "meetings.v1.MeetingService/Get", audit: None };
+pub(super) const FIND: Rpc = Rpc { name: "Find", full_name: "meetings.v1.MeetingService/Find", audit: None };
+pub(super) const UPDATE: Rpc =
+    Rpc { name: "Update", full_name: "meetings.v1.MeetingService/Update", audit: Some("meeting update") };
+pub(super) const DELETE: Rpc =
+    Rpc { name: "Delete", full_name: "meetings.v1.MeetingService/Delete", audit: Some("meeting delete") };
 
 /// What a request tells the log and the audit trail about itself before it is validated (each
 /// value bounded and escaped when logged).
 pub(super) trait Subject {
     fn tenant_id(&self) -> &str;
     fn organizer(&self) -> &str;
+    /// The meeting the request names, if it names one.
+    fn meeting_id(&self) -> Option<&str> {
+        None
+    }
     fn external_id(&self) -> Option<&str> {
         None
     }
@@ -92,6 +102,8 @@ pub(super) struct CallGuard {
     tenant_id: String,
     organizer: String,
     external_id: Option<String>,
+    /// The meeting the request named (get, update, delete), for the audit trail.
+    meeting_id: Option<String>,
     _in_flight: InFlight,
 }
 
@@ -135,6 +147,7 @@ impl CallGuard {
             tenant_id,
             organizer: bounded(subject.organizer()),
             external_id: subject.external_id().map(bounded),
+            meeting_id: subject.meeting_id().map(bounded),
             _in_flight: InFlight::start(rpc),
         }
     }
@@ -170,7 +183,7 @@ impl CallGuard {
                     "{} succeeded",
                     rpc.name
                 );
-                let meeting_id = response.meeting_id().map(bounded);
+                let meeting_id = response.meeting_id().map(bounded).or_else(|| self.meeting_id.clone());
                 let graph_request_id = Some(response.graph_request_id().to_owned());
                 (Ok(Response::new(response)), tonic::Code::Ok, meeting_id, graph_request_id)
             }
@@ -189,7 +202,7 @@ impl CallGuard {
                 );
                 span.record("otel.status_code", "ERROR");
                 let code = status.code();
-                (Err(status), code, None, error.graph_request_id().map(str::to_owned))
+                (Err(status), code, self.meeting_id.clone(), error.graph_request_id().map(str::to_owned))
             }
         };
         span.record("rpc.grpc.status_code", code as i32);

@@ -11,8 +11,9 @@ use time::OffsetDateTime;
 
 use super::pb;
 use crate::domain::{
-    self, meeting_enums, online_meeting_properties, AcceptLanguage, CreateMeeting, Enumeration, FieldViolation,
-    TenantId, UserId, ValidationError,
+    self, meeting_enums, online_meeting_properties, AcceptLanguage, CreateMeeting, DeleteMeeting, Enumeration,
+    FieldViolation, FindKey, FindMeeting, GetMeeting, MeetingRef, ResourceId, TenantId, UpdateMeeting, UserId,
+    ValidationError,
 };
 
 /// Builds the domain command from a request, or lists everything wrong with it.
@@ -24,12 +25,7 @@ pub fn create_command(
     let mut violations = Vec::new();
     let tenant = keep(&mut violations, TenantId::parse("tenant_id", &request.tenant_id));
     let organizer = keep(&mut violations, UserId::parse("user_id", &request.user_id));
-    let language = if !request.language.is_empty() {
-        keep(&mut violations, AcceptLanguage::parse_tag("language", &request.language))
-    } else {
-        metadata_language
-            .and_then(|value| keep(&mut violations, AcceptLanguage::parse_header("accept-language", value)))
-    };
+    let language = language(&mut violations, &request.language, metadata_language);
     let meeting = match request.meeting {
         Some(meeting) => {
             let mut reader = Reader { violations: &mut violations };
@@ -52,6 +48,121 @@ pub fn create_command(
 
 fn keep<T>(violations: &mut Vec<FieldViolation>, result: Result<T, FieldViolation>) -> Option<T> {
     result.map_err(|v| violations.push(v)).ok()
+}
+
+/// The request's `language`, else the call's `accept-language` metadata.
+fn language(violations: &mut Vec<FieldViolation>, field: &str, metadata: Option<&str>) -> Option<AcceptLanguage> {
+    if !field.is_empty() {
+        keep(violations, AcceptLanguage::parse_tag("language", field))
+    } else {
+        metadata.and_then(|value| keep(violations, AcceptLanguage::parse_header("accept-language", value)))
+    }
+}
+
+/// The meeting a request names: tenant, organizer and meeting id.
+fn meeting_ref(
+    violations: &mut Vec<FieldViolation>,
+    tenant_id: &str,
+    user_id: &str,
+    meeting_id: &str,
+) -> Option<MeetingRef> {
+    let tenant = keep(violations, TenantId::parse("tenant_id", tenant_id));
+    let organizer = keep(violations, UserId::parse("user_id", user_id));
+    let meeting = keep(violations, ResourceId::parse("meeting_id", meeting_id));
+    Some(MeetingRef { tenant: tenant?, organizer: organizer?, meeting: meeting? })
+}
+
+/// `Ok(value)` when nothing was found wrong, else every violation.
+fn validated<T>(value: Option<T>, violations: Vec<FieldViolation>) -> Result<T, ValidationError> {
+    match value {
+        Some(value) if violations.is_empty() => Ok(value),
+        _ => Err(ValidationError::from(violations)),
+    }
+}
+
+pub fn get_command(request: pb::GetRequest, metadata_language: Option<&str>) -> Result<GetMeeting, ValidationError> {
+    let mut violations = Vec::new();
+    let target = meeting_ref(&mut violations, &request.tenant_id, &request.user_id, &request.meeting_id);
+    let language = language(&mut violations, &request.language, metadata_language);
+    validated(target.map(|target| GetMeeting { target, language }), violations)
+}
+
+pub fn find_command(request: pb::FindRequest, metadata_language: Option<&str>) -> Result<FindMeeting, ValidationError> {
+    let mut violations = Vec::new();
+    let tenant = keep(&mut violations, TenantId::parse("tenant_id", &request.tenant_id));
+    let organizer = keep(&mut violations, UserId::parse("user_id", &request.user_id));
+    let key = match request.key {
+        Some(pb::find_request::Key::JoinWebUrl(url)) => {
+            keep(&mut violations, lookup_value("join_web_url", &url).map(|_| FindKey::JoinWebUrl(url)))
+        }
+        Some(pb::find_request::Key::JoinMeetingId(id)) => {
+            keep(&mut violations, lookup_value("join_meeting_id", &id).map(|_| FindKey::JoinMeetingId(id)))
+        }
+        None => {
+            violations.push(FieldViolation::new("key", "is required: set join_web_url or join_meeting_id"));
+            None
+        }
+    };
+    let language = language(&mut violations, &request.language, metadata_language);
+    let command = (|| Some(FindMeeting { tenant: tenant?, organizer: organizer?, key: key?, language }))();
+    validated(command, violations)
+}
+
+/// A join link or meeting id to look up: present, at most 4,096 bytes, no control characters.
+fn lookup_value(field: &str, value: &str) -> Result<(), FieldViolation> {
+    ResourceId::parse(field, value).map(|_| ())
+}
+
+pub fn update_command(
+    request: pb::UpdateRequest,
+    metadata_language: Option<&str>,
+) -> Result<UpdateMeeting, ValidationError> {
+    let mut violations = Vec::new();
+    let target = meeting_ref(&mut violations, &request.tenant_id, &request.user_id, &request.meeting_id);
+    let language = language(&mut violations, &request.language, metadata_language);
+    let paths = request.update_mask.map(|mask| mask.paths).unwrap_or_default();
+    let properties = domain::update_properties("update_mask", &paths).map_err(|v| violations.extend(v)).ok();
+    let meeting = request.meeting.map(|meeting| {
+        let mut reader = Reader { violations: &mut violations };
+        Box::new((*meeting).read(&mut reader, &Path::Root("meeting")))
+    });
+    let meeting = meeting.unwrap_or_default();
+    if let Some(properties) = &properties {
+        domain::validate_update(&meeting, properties, &mut violations);
+    }
+    let command = (|| Some(UpdateMeeting { target: target?, meeting, properties: properties?, language }))();
+    validated(command, violations)
+}
+
+pub fn delete_command(request: pb::DeleteRequest) -> Result<DeleteMeeting, ValidationError> {
+    let mut violations = Vec::new();
+    let target = meeting_ref(&mut violations, &request.tenant_id, &request.user_id, &request.meeting_id);
+    validated(target.map(|target| DeleteMeeting { target, allow_missing: request.allow_missing }), violations)
+}
+
+pub fn get_response(found: domain::MeetingFound) -> pb::GetResponse {
+    pb::GetResponse {
+        meeting: Some(Box::new(meeting_to_proto(*found.meeting))),
+        graph_request_id: found.graph_request_id.unwrap_or_default(),
+    }
+}
+
+pub fn find_response(found: domain::MeetingFound) -> pb::FindResponse {
+    pb::FindResponse {
+        meeting: Some(Box::new(meeting_to_proto(*found.meeting))),
+        graph_request_id: found.graph_request_id.unwrap_or_default(),
+    }
+}
+
+pub fn update_response(found: domain::MeetingFound) -> pb::UpdateResponse {
+    pb::UpdateResponse {
+        meeting: Some(Box::new(meeting_to_proto(*found.meeting))),
+        graph_request_id: found.graph_request_id.unwrap_or_default(),
+    }
+}
+
+pub fn delete_response(deleted: domain::MeetingDeleted) -> pb::DeleteResponse {
+    pb::DeleteResponse { graph_request_id: deleted.graph_request_id.unwrap_or_default() }
 }
 
 pub fn create_response(created: domain::MeetingCreated) -> pb::CreateResponse {
@@ -341,7 +452,7 @@ mod tests {
             tenant_id: TENANT.into(),
             user_id: USER.into(),
             meeting: Some(Box::new(meeting)),
-            language: String::new(),
+            ..Default::default()
         }
     }
 
@@ -566,7 +677,7 @@ mod tests {
                     external_id,
                     ..Default::default()
                 };
-                let request = pb::CreateRequest { tenant_id: TENANT.into(), user_id: user, meeting: Some(Box::new(meeting)), language: String::new() };
+                let request = pb::CreateRequest { tenant_id: TENANT.into(), user_id: user, meeting: Some(Box::new(meeting)), ..Default::default() };
                 if let Err(e) = create_command(request, None) {
                     prop_assert!(!e.violations.is_empty());
                     prop_assert!(e.violations.iter().all(|v| !v.field.is_empty() && !v.description.is_empty()));

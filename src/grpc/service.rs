@@ -31,6 +31,8 @@ use super::{
 };
 use crate::{
     access::Access,
+    auth::Caller,
+    domain::ValidationError,
     error::Error,
     pipeline::{CallContext, Pipeline},
 };
@@ -82,9 +84,15 @@ impl MeetingApi {
     {
         let started = Instant::now();
         let metadata = CallMetadata::read(request.metadata(), started, self.default_deadline);
-        let peer_certs = request.peer_certs();
-        let caller =
-            self.access.authenticate(peer_certs.as_deref().map(Vec::as_slice), metadata.authorization.as_deref());
+        // The gate authenticated the caller on the request headers; without the gate in front
+        // (an embedding that mounts the API alone) the same check runs here.
+        let caller = match request.extensions().get::<Caller>() {
+            Some(caller) => Ok(caller.clone()),
+            None => {
+                let peer_certs = request.peer_certs();
+                self.access.authenticate(peer_certs.as_deref().map(Vec::as_slice), metadata.authorization.as_deref())
+            }
+        };
         let guard = CallGuard::start(rpc, started, &metadata, request.get_ref(), &caller);
         let context =
             |caller| CallContext { caller, deadline: metadata.deadline, client_request_id: guard.client_request_id() };
@@ -109,15 +117,71 @@ impl MeetingApi {
 impl MeetingService for MeetingApi {
     async fn create(&self, request: Request<pb::CreateRequest>) -> Result<Response<pb::CreateResponse>, Status> {
         self.call(&call::CREATE, request, |call, request| async move {
-            let command = tracing::info_span!("validate")
-                .in_scope(|| convert::create_command(request, call.language.as_deref()))?;
+            let validate_only = request.validate_only;
+            let command = validate(|| convert::create_command(request, call.language.as_deref()))?;
             let tenant = self.access.authorize(&call.context.caller, &command.tenant, &command.organizer)?;
             tenant.admits(&command.meeting)?;
+            if validate_only {
+                return Ok(pb::CreateResponse::default());
+            }
             let created = self.pipeline.create(&call.context, &tenant, command).await?;
             Ok(convert::create_response(created))
         })
         .await
     }
+
+    async fn get(&self, request: Request<pb::GetRequest>) -> Result<Response<pb::GetResponse>, Status> {
+        self.call(&call::GET, request, |call, request| async move {
+            let command = validate(|| convert::get_command(request, call.language.as_deref()))?;
+            let tenant =
+                self.access.authorize(&call.context.caller, &command.target.tenant, &command.target.organizer)?;
+            let found = self.pipeline.get(&call.context, &tenant, command).await?;
+            Ok(convert::get_response(found))
+        })
+        .await
+    }
+
+    async fn find(&self, request: Request<pb::FindRequest>) -> Result<Response<pb::FindResponse>, Status> {
+        self.call(&call::FIND, request, |call, request| async move {
+            let command = validate(|| convert::find_command(request, call.language.as_deref()))?;
+            let tenant = self.access.authorize(&call.context.caller, &command.tenant, &command.organizer)?;
+            let found = self.pipeline.find(&call.context, &tenant, command).await?;
+            Ok(convert::find_response(found))
+        })
+        .await
+    }
+
+    async fn update(&self, request: Request<pb::UpdateRequest>) -> Result<Response<pb::UpdateResponse>, Status> {
+        self.call(&call::UPDATE, request, |call, request| async move {
+            let validate_only = request.validate_only;
+            let command = validate(|| convert::update_command(request, call.language.as_deref()))?;
+            let tenant =
+                self.access.authorize(&call.context.caller, &command.target.tenant, &command.target.organizer)?;
+            tenant.admits(&command.meeting)?;
+            if validate_only {
+                return Ok(pb::UpdateResponse::default());
+            }
+            let updated = self.pipeline.update(&call.context, &tenant, command).await?;
+            Ok(convert::update_response(updated))
+        })
+        .await
+    }
+
+    async fn delete(&self, request: Request<pb::DeleteRequest>) -> Result<Response<pb::DeleteResponse>, Status> {
+        self.call(&call::DELETE, request, |call, request| async move {
+            let command = validate(|| convert::delete_command(request))?;
+            let tenant =
+                self.access.authorize(&call.context.caller, &command.target.tenant, &command.target.organizer)?;
+            let deleted = self.pipeline.delete(&call.context, &tenant, command).await?;
+            Ok(convert::delete_response(deleted))
+        })
+        .await
+    }
+}
+
+/// Validation, in its own span.
+fn validate<T>(convert: impl FnOnce() -> Result<T, ValidationError>) -> Result<T, ValidationError> {
+    tracing::info_span!("validate").in_scope(convert)
 }
 
 impl Subject for pb::CreateRequest {
@@ -131,6 +195,64 @@ impl Subject for pb::CreateRequest {
 
     fn external_id(&self) -> Option<&str> {
         self.meeting.as_ref().and_then(|m| m.external_id.as_deref())
+    }
+}
+
+/// The requests that name one meeting.
+macro_rules! names_a_meeting {
+    ($($request:ty),*) => {$(
+        impl Subject for $request {
+            fn tenant_id(&self) -> &str {
+                &self.tenant_id
+            }
+
+            fn organizer(&self) -> &str {
+                &self.user_id
+            }
+
+            fn meeting_id(&self) -> Option<&str> {
+                Some(&self.meeting_id)
+            }
+        }
+    )*};
+}
+
+names_a_meeting!(pb::GetRequest, pb::UpdateRequest, pb::DeleteRequest);
+
+impl Subject for pb::FindRequest {
+    fn tenant_id(&self) -> &str {
+        &self.tenant_id
+    }
+
+    fn organizer(&self) -> &str {
+        &self.user_id
+    }
+}
+
+/// The responses that carry a meeting.
+macro_rules! carries_a_meeting {
+    ($($response:ty),*) => {$(
+        impl Outcome for $response {
+            fn meeting_id(&self) -> Option<&str> {
+                self.meeting.as_ref().and_then(|m| m.id.as_deref())
+            }
+
+            fn graph_request_id(&self) -> &str {
+                &self.graph_request_id
+            }
+        }
+    )*};
+}
+
+carries_a_meeting!(pb::GetResponse, pb::FindResponse, pb::UpdateResponse);
+
+impl Outcome for pb::DeleteResponse {
+    fn meeting_id(&self) -> Option<&str> {
+        None
+    }
+
+    fn graph_request_id(&self) -> &str {
+        &self.graph_request_id
     }
 }
 

@@ -64,6 +64,19 @@ pub fn to_status(error: &Error, correlation: &Correlation) -> Status {
             (Code::DeadlineExceeded, "DEADLINE_EXCEEDED", message.to_owned())
         }
         Error::Identity { tenant, source } => identity_status(tenant, source, &mut metadata, &mut details),
+        Error::MeetingNotFound { graph_request_id } => {
+            if let Some(id) = graph_request_id {
+                metadata.insert("graph_request_id".to_owned(), id.clone());
+            }
+            if let Some(id) = &correlation.client_request_id {
+                metadata.insert("client_request_id".to_owned(), id.clone());
+            }
+            (
+                Code::NotFound,
+                "MEETING_NOT_FOUND",
+                "Graph lists no meeting of this organizer with that join link or meeting id".to_owned(),
+            )
+        }
         Error::Graph { source } => {
             if let Some(id) = &correlation.client_request_id {
                 metadata.insert("client_request_id".to_owned(), id.clone());

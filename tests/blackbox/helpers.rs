@@ -134,7 +134,7 @@ pub fn request(meeting: pb::OnlineMeeting) -> pb::CreateRequest {
         tenant_id: TENANT.into(),
         user_id: USER.into(),
         meeting: Some(Box::new(meeting)),
-        language: String::new(),
+        ..Default::default()
     }
 }
 

@@ -46,13 +46,13 @@ async fn bad_requests_never_reach_graph_or_the_identity_platform() {
             vec!["meeting.join_web_url"],
         ),
         (
-            "createOrGet with a property it does not take",
+            "createOrGet with a property neither it nor an update can set",
             with(&|r| {
                 let m = r.meeting.as_mut().unwrap();
                 m.external_id = Some("order-1".into());
-                m.allow_recording = Some(true);
+                m.meeting_template_id = Some("f3e7b2a1-0000-4000-8000-000000000001".into());
             }),
-            vec!["meeting.allow_recording"],
+            vec!["meeting.meeting_template_id"],
         ),
         ("bad language tag", with(&|r| r.language = "en_US!".into()), vec!["language"]),
     ];

@@ -77,7 +77,7 @@ pub(crate) fn create_request(tenant_id: &str) -> pb::CreateRequest {
             participants: Some(pb::MeetingParticipants { attendees: vec![attendee], ..Default::default() }),
             ..Default::default()
         })),
-        language: String::new(),
+        ..Default::default()
     }
 }
 
