@@ -1,33 +1,46 @@
 //! How a request reaches Graph and its answer comes back.
 //!
-//! Graph speaks HTTP/2 and the service holds many slow calls at once, so a call in flight
-//! should cost an HTTP/2 stream, not a general-purpose client's per-request machinery (reqwest's
-//! request future, its redirect and retry layers' copies of each request, hyper-util's pool
-//! future: about 7 KB per call, BENCHMARKS.md). HTTP/2 (negotiated by ALPN over TLS, or h2c by
-//! prior knowledge to a plain-http endpoint) therefore goes over multiplexed connections held
-//! here per origin, on the h2 crate (hyper's HTTP/2). Everything else goes through reqwest: a
-//! plain-http endpoint without prior knowledge (HTTP/1.1), a proxy set in the environment
-//! (`HTTPS_PROXY`, `ALL_PROXY`, ...), a server that doesn't offer h2.
+//! HTTP/2 (negotiated by ALPN over TLS, or h2c by prior knowledge to a plain-http endpoint) goes
+//! over hyper's HTTP/2 client connections (`hyper::client::conn::http2`), several per origin:
+//! hyper owns the protocol (framing, flow control, SETTINGS, keepalive PINGs). What is ours is
+//! policy, each part small and tested here:
+//! - which connection takes the next call ([`pick`]): one with room under the stream limit the
+//!   server set, or a new one (a connection waits for the server's SETTINGS before it is used);
+//! - which failures HTTP/2 says Graph never processed ([`never_processed`]): a request that never
+//!   left (the connection closed first), a stream the server refused (`REFUSED_STREAM`) and one a
+//!   graceful `GOAWAY` excluded. Those are sent once more, the only retry here; every other retry
+//!   is the pipeline's.
 //!
-//! The only retries here are the ones HTTP/2 says are safe, the same ones reqwest makes: a
-//! request that never left (the connection closed first), a stream the server refused
-//! (`REFUSED_STREAM`) and one a graceful `GOAWAY` excluded. Graph never saw those: one more try.
-//! Everything else is the pipeline's business.
+//! Everything else goes through reqwest: a plain-http endpoint without prior knowledge
+//! (HTTP/1.1), a proxy set in the environment (`HTTPS_PROXY`, `ALL_PROXY`, ..., with
+//! `NO_PROXY`), a server that doesn't offer h2. Both stacks use one rustls configuration.
+//!
+//! Why not reqwest for HTTP/2 too: its request future, the copies its redirect and retry layers
+//! keep of each request and hyper-util's pool future cost about 7 KB per call in flight
+//! (BENCHMARKS.md), and its pool queues every call on one connection beyond the server's stream
+//! limit.
 
 use std::{
     collections::HashMap,
     fmt,
+    future::Future,
+    pin::Pin,
     sync::{
         atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc, Mutex,
     },
+    task::Poll,
     time::Duration,
 };
 
 use bytes::Bytes;
-use h2::client::SendRequest;
 use http::{Request, Response};
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http2;
+use hyper_util::{
+    client::proxy::matcher::Matcher,
+    rt::{TokioIo, TokioTimer},
+};
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use url::Url;
@@ -37,14 +50,17 @@ use super::error::{BoxError, GraphError};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Enough for 10,000 calls in flight at the 100 streams per connection servers commonly allow.
 const MAX_CONNECTIONS_PER_ORIGIN: usize = 128;
-/// A connection silent for this long is pinged; one that doesn't answer within the timeout is
-/// closed, so calls fail over to a new connection instead of waiting out their deadline.
+/// A connection silent for this long is pinged (by hyper); one that doesn't answer within the
+/// timeout is closed, so calls fail over to a new connection instead of waiting out their deadline.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
-/// HTTP/2 receive windows, hyper's defaults (which reqwest used): a meeting is a few KB, an error
-/// body less; the limit on what is read is `max_body`.
+/// HTTP/2 receive windows (hyper's defaults, named here): a meeting is a few KB, an error body
+/// less; the limit on what is read is `max_body`.
 const STREAM_WINDOW: u32 = 2 * 1024 * 1024;
 const CONNECTION_WINDOW: u32 = 5 * 1024 * 1024;
+/// The stream limit a connection reports until the server's SETTINGS arrive: no server can send
+/// it (SETTINGS values are 32-bit; h2 reads "no limit" as `usize::MAX`).
+const UNSETTLED: usize = usize::MAX - 1;
 
 /// What came back: the status, the headers and the body, read up to a limit.
 #[derive(Debug)]
@@ -63,9 +79,8 @@ pub struct GraphTransport {
     tls: tokio_rustls::TlsConnector,
     /// Plain-http endpoints speak h2c (`graph.http2_prior_knowledge`).
     prior_knowledge: bool,
-    /// reqwest would send https (http) requests through a proxy it found in the environment.
-    proxied_https: bool,
-    proxied_http: bool,
+    /// The proxies reqwest would use: the same rules, read the same way (hyper-util's matcher).
+    proxies: Matcher,
     origins: Mutex<HashMap<String, Arc<Origin>>>,
 }
 
@@ -76,41 +91,52 @@ impl fmt::Debug for GraphTransport {
 }
 
 impl GraphTransport {
-    /// `pooled` serves what isn't HTTP/2; `tls` verifies Graph's certificate (ALPN is set here);
-    /// `env` reads the environment's proxy variables.
-    pub fn new(
-        pooled: reqwest::Client,
-        mut tls: rustls::ClientConfig,
-        prior_knowledge: bool,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Self {
-        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        GraphTransport {
-            pooled,
-            tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
-            prior_knowledge,
-            proxied_https: proxy_in_environment("https", env),
-            proxied_http: proxy_in_environment("http", env),
-            origins: Mutex::new(HashMap::new()),
-        }
+    /// `tls` verifies Graph's certificate on every path (hyper's HTTP/2 connections and reqwest);
+    /// proxies come from the environment, as reqwest reads them.
+    pub fn new(tls: rustls::ClientConfig, prior_knowledge: bool) -> Result<Self, BoxError> {
+        Self::with_proxies(tls, prior_knowledge, Matcher::from_system())
     }
 
-    /// The way to `endpoint`; endpoints of one origin share a connection.
+    fn with_proxies(mut tls: rustls::ClientConfig, prior_knowledge: bool, proxies: Matcher) -> Result<Self, BoxError> {
+        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let pooled = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls.clone())
+            .user_agent(concat!("meeting-service/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(CONNECT_TIMEOUT)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_keepalive(KEEPALIVE_INTERVAL)
+            // A redirect could carry the bearer token elsewhere; Graph's create doesn't redirect.
+            .redirect(reqwest::redirect::Policy::none());
+        let pooled = if prior_knowledge { pooled.http2_prior_knowledge() } else { pooled };
+        Ok(GraphTransport {
+            pooled: pooled.build()?,
+            tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
+            prior_knowledge,
+            proxies,
+            origins: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The way to `endpoint`; endpoints of one origin share connections.
     pub fn route(&self, endpoint: &Url) -> Route {
+        let pooled = || Route(Way::Pooled(self.pooled.clone()));
         let https = endpoint.scheme() == "https";
         let (Some(host), Some(port)) = (endpoint.host_str(), endpoint.port_or_known_default()) else {
-            return Route(Way::Pooled(self.pooled.clone()));
+            return pooled();
         };
-        let proxied = if https { self.proxied_https } else { self.proxied_http };
+        let proxied = match endpoint.as_str().parse::<http::Uri>() {
+            Ok(uri) => self.proxies.intercept(&uri).is_some(),
+            Err(_) => true,
+        };
         if proxied || !(https || self.prior_knowledge) {
-            return Route(Way::Pooled(self.pooled.clone()));
+            return pooled();
         }
         // An IPv6 literal is bracketed in a URL, not in a socket address or a server name.
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let tls = match https {
             true => match ServerName::try_from(host.to_owned()) {
                 Ok(name) => Some((self.tls.clone(), name)),
-                Err(_) => return Route(Way::Pooled(self.pooled.clone())),
+                Err(_) => return pooled(),
             },
             false => None,
         };
@@ -140,18 +166,8 @@ impl GraphTransport {
         let tls = rustls::ClientConfig::builder()
             .with_root_certificates(rustls::RootCertStore::empty())
             .with_no_client_auth();
-        GraphTransport::new(reqwest::Client::new(), tls, prior_knowledge, &|_| None)
+        GraphTransport::with_proxies(tls, prior_knowledge, Matcher::builder().build()).expect("a client")
     }
-}
-
-/// Whether reqwest would send requests to a URL of this scheme through a proxy it finds in the
-/// environment; those keep going through reqwest.
-fn proxy_in_environment(scheme: &str, var: &dyn Fn(&str) -> Option<String>) -> bool {
-    let names: &[&str] = match scheme {
-        "https" => &["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"],
-        _ => &["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"],
-    };
-    names.iter().any(|name| var(name).is_some_and(|v| !v.trim().is_empty()))
 }
 
 /// How one Graph endpoint is reached.
@@ -174,7 +190,7 @@ impl fmt::Debug for Route {
 }
 
 impl Route {
-    /// Sends the request `build` makes (again, for the retries HTTP/2 allows) and reads the
+    /// Sends the request `build` makes (again, for the retry HTTP/2 allows) and reads the
     /// answer, at most `max_body` bytes of its body.
     pub async fn exchange(
         &self,
@@ -209,25 +225,10 @@ async fn pooled_exchange(
             GraphError::ConnectionLost(Box::new(e))
         }
     })?;
-    let (parts, mut body) = http::Response::from(response).into_parts();
-    let mut reader = BodyReader::new(max_body);
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| GraphError::ConnectionLost(e.into()))?;
-        if let Ok(data) = frame.into_data() {
-            if !reader.take(&data) {
-                break;
-            }
-        }
-    }
-    Ok(reader.finish(parts))
+    read(http::Response::from(response), max_body).await
 }
 
 /// One origin's HTTP/2 connections: made when needed, dropped when they close.
-///
-/// On the h2 crate directly: a call in flight is one stream and the futures of this module, no
-/// task of its own (hyper's client spawns two per request, each the size of its connection
-/// task). A connection carries as many calls as the server's SETTINGS_MAX_CONCURRENT_STREAMS
-/// allows; beyond that another one is opened (reqwest's pool would queue every call on one).
 struct Origin {
     host: String,
     port: u16,
@@ -242,19 +243,62 @@ struct Origin {
 
 #[derive(Clone)]
 struct Connection {
-    sender: SendRequest<Bytes>,
-    /// Set by the connection's task when the connection ends.
-    closed: Arc<AtomicBool>,
+    sender: http2::SendRequest<Full<Bytes>>,
+    load: Arc<Load>,
+}
+
+/// What the pool knows of a connection.
+#[derive(Debug, Default)]
+struct Load {
     /// Calls on this connection now.
-    streams: Arc<AtomicUsize>,
+    streams: AtomicUsize,
+    /// The server's SETTINGS_MAX_CONCURRENT_STREAMS, as hyper last applied it.
+    limit: AtomicUsize,
+    /// Takes no more calls: it ended, failed, or the server is sending it away.
+    retired: AtomicBool,
+}
+
+impl Connection {
+    fn usable(&self) -> bool {
+        !self.load.retired.load(Ordering::Relaxed) && !self.sender.is_closed()
+    }
 }
 
 /// A call's stream on a connection, counted until the call is done with it, however it ends.
-struct Claim(Arc<AtomicUsize>);
+struct Claim(Arc<Load>);
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.streams.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Where the next call goes.
+#[derive(Debug, PartialEq)]
+enum Pick {
+    /// The connection at this index.
+    Existing(usize),
+    /// A new connection.
+    Open,
+}
+
+/// Which connection takes the next call, given each one's (calls, stream limit): the first with
+/// room; when all are full, a new one, or the least busy once there are `max` (its call then
+/// waits in hyper for a free stream).
+fn pick(loads: impl Iterator<Item = (usize, usize)>, max: usize) -> Pick {
+    let (mut count, mut least) = (0, None::<(usize, usize)>);
+    for (index, (streams, limit)) in loads.enumerate() {
+        if streams < limit {
+            return Pick::Existing(index);
+        }
+        count += 1;
+        if least.is_none_or(|(_, fewest)| streams < fewest) {
+            least = Some((index, streams));
+        }
+    }
+    match least {
+        Some((index, _)) if count >= max => Pick::Existing(index),
+        _ => Pick::Open,
     }
 }
 
@@ -278,37 +322,21 @@ impl Origin {
     ) -> Result<Exchange, Failure> {
         let mut retried = false;
         loop {
-            let (connection, _claim) = match self.claim() {
+            let (mut connection, _claim) = match self.claim() {
                 Some(claimed) => claimed,
                 // Boxed: connecting (TCP, TLS, the handshake) is rare, and inline its state
                 // would make every call's future as large as a TLS handshake.
                 None => Box::pin(self.connect_once()).await?,
             };
-            let (head, body) = build()?.into_parts();
-            let mut request = Request::from_parts(head, ());
-            request.headers_mut().insert(http::header::CONTENT_LENGTH, body.len().into());
-            let (error, unprocessed) = match connection.sender.clone().send_request(request, body.is_empty()) {
-                // The stream was never opened: nothing left, and this connection takes no more.
-                Err(e) => {
-                    connection.closed.store(true, Ordering::Relaxed);
-                    (e, true)
-                }
-                Ok((response, mut stream)) => {
-                    let sent = if body.is_empty() { Ok(()) } else { stream.send_data(body, true) };
-                    let error = match sent {
-                        Ok(()) => match response.await {
-                            Ok(response) => return Ok(read(response, max_body).await?),
-                            Err(e) => e,
-                        },
-                        Err(e) => e,
-                    };
-                    if error.is_io() || error.is_go_away() {
-                        connection.closed.store(true, Ordering::Relaxed);
-                    }
-                    let unprocessed = never_processed(&error);
-                    (error, unprocessed)
-                }
+            let error = match connection.sender.send_request(build()?.map(Full::new)).await {
+                Ok(response) => return Ok(read(response, max_body).await?),
+                Err(error) => error,
             };
+            // A reset concerns one stream; anything else, the connection.
+            if !h2_error(&error).is_some_and(h2::Error::is_reset) {
+                connection.load.retired.store(true, Ordering::Relaxed);
+            }
+            let unprocessed = never_processed(&error);
             if unprocessed && !retried {
                 tracing::debug!(error = %error, "Graph did not process the request; sending it once more");
                 retried = true;
@@ -321,20 +349,17 @@ impl Origin {
         }
     }
 
-    /// A stream on an open connection with room for it; when every connection is full, on the
-    /// least busy one (the stream waits in h2 for a free slot) once there are as many
-    /// connections as allowed. None: open another connection.
+    /// A stream on an open connection (see [`pick`]); None: open another connection.
     fn claim(&self) -> Option<(Connection, Claim)> {
         let mut connections = self.connections.lock().unwrap_or_else(|e| e.into_inner());
-        connections.retain(|c| !c.closed.load(Ordering::Relaxed));
-        let busy = |c: &&Connection| c.streams.load(Ordering::Relaxed);
-        let chosen = match connections.iter().find(|c| busy(c) < c.sender.current_max_send_streams()) {
-            Some(with_room) => with_room,
-            None if connections.len() < MAX_CONNECTIONS_PER_ORIGIN => return None,
-            None => connections.iter().min_by_key(busy)?,
-        };
-        chosen.streams.fetch_add(1, Ordering::Relaxed);
-        Some((chosen.clone(), Claim(chosen.streams.clone())))
+        connections.retain(Connection::usable);
+        let loads =
+            connections.iter().map(|c| (c.load.streams.load(Ordering::Relaxed), c.load.limit.load(Ordering::Relaxed)));
+        let Pick::Existing(index) = pick(loads, MAX_CONNECTIONS_PER_ORIGIN) else { return None };
+        let chosen = connections[index].clone();
+        chosen.load.streams.fetch_add(1, Ordering::Relaxed);
+        let claim = Claim(chosen.load.clone());
+        Some((chosen, claim))
     }
 
     /// A stream on a new connection, unless a connection made meanwhile has room.
@@ -347,8 +372,8 @@ impl Origin {
             Ok(result) => result?,
             Err(_) => return Err(GraphError::Connect("connecting timed out".into()).into()),
         };
-        connection.streams.fetch_add(1, Ordering::Relaxed);
-        let claim = Claim(connection.streams.clone());
+        connection.load.streams.fetch_add(1, Ordering::Relaxed);
+        let claim = Claim(connection.load.clone());
         self.connections.lock().unwrap_or_else(|e| e.into_inner()).push(connection.clone());
         Ok((connection, claim))
     }
@@ -372,53 +397,29 @@ impl Origin {
                 Box::new(tls)
             }
         };
-        let (sender, mut connection) = h2::client::Builder::new()
-            .initial_window_size(STREAM_WINDOW)
+        let spawner = Spawner::default();
+        let (sender, dispatch) = http2::Builder::new(spawner.clone())
+            .timer(TokioTimer::new())
+            .initial_stream_window_size(STREAM_WINDOW)
             .initial_connection_window_size(CONNECTION_WINDOW)
-            .enable_push(false)
-            .handshake::<_, Bytes>(io)
+            .initial_max_send_streams(UNSETTLED)
+            .keep_alive_interval(KEEPALIVE_INTERVAL)
+            .keep_alive_timeout(KEEPALIVE_TIMEOUT)
+            .keep_alive_while_idle(true)
+            .handshake(TokioIo::new(io))
             .await
             .map_err(|e| unreachable(e.into()))?;
-        let closed = Arc::new(AtomicBool::new(false));
-        let mut pings = connection.ping_pong();
-        let ended = closed.clone();
-        let host = self.host.clone();
+        let Some(frames) = spawner.connection_task() else {
+            return Err(unreachable("hyper started no HTTP/2 connection task".into()));
+        };
+        let load = Arc::new(Load { limit: AtomicUsize::new(UNSETTLED), ..Load::default() });
         let (settled, settings_applied) = tokio::sync::oneshot::channel();
-        // Runs until the connection ends: the server closes it, it fails, or stops answering PINGs.
-        tokio::spawn(async move {
-            let pinging = async {
-                // The server's SETTINGS come before anything else it sends (RFC 9113 3.4), so
-                // once this PING is answered h2 knows how many streams a connection may carry.
-                let answered = match pings.as_mut() {
-                    Some(pings) => {
-                        matches!(
-                            tokio::time::timeout(KEEPALIVE_TIMEOUT, pings.ping(h2::Ping::opaque())).await,
-                            Ok(Ok(_))
-                        )
-                    }
-                    None => true,
-                };
-                let _ = settled.send(answered);
-                if answered {
-                    keepalive(pings).await;
-                }
-            };
-            tokio::select! {
-                result = &mut connection => {
-                    if let Err(e) = result {
-                        tracing::debug!(graph.host = %host, error = %e, "HTTP/2 connection to Graph closed");
-                    }
-                }
-                () = pinging => {
-                    tracing::warn!(graph.host = %host, "Graph did not answer an HTTP/2 PING in time; closing the connection");
-                }
-            }
-            ended.store(true, Ordering::Relaxed);
-        });
-        if settings_applied.await != Ok(true) {
+        tokio::spawn(drive(frames, Box::pin(dispatch), load.clone(), settled, self.host.clone()));
+        // The limit decides how many calls this connection takes: wait until it is the server's.
+        if settings_applied.await.is_err() {
             return Err(unreachable("the server closed the connection during the HTTP/2 handshake".into()));
         }
-        Ok(Connection { sender, closed, streams: Arc::new(AtomicUsize::new(0)) })
+        Ok(Connection { sender, load })
     }
 }
 
@@ -426,69 +427,146 @@ impl Origin {
 trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static> Io for T {}
 
-/// Returns when the peer leaves a PING unanswered: a connection a middlebox dropped silently
-/// would otherwise hold its calls until their deadlines.
-async fn keepalive(pings: Option<h2::PingPong>) {
-    let Some(mut pings) = pings else { return std::future::pending().await };
-    loop {
-        tokio::time::sleep(KEEPALIVE_INTERVAL).await;
-        match tokio::time::timeout(KEEPALIVE_TIMEOUT, pings.ping(h2::Ping::opaque())).await {
-            Ok(Ok(_pong)) => {}
-            // The connection is ending anyway; its own branch reports why.
-            Ok(Err(_)) => return std::future::pending().await,
-            Err(_) => return,
+type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// hyper's executor for one connection. The first task hyper starts, during the handshake, is
+/// the connection's own (it reads and writes frames, applies SETTINGS, PINGs): it is kept for
+/// [`drive`], which then learns of every change of the stream limit as it happens. The per-call
+/// tasks are spawned.
+#[derive(Clone, Default)]
+struct Spawner(Arc<Mutex<FirstTask>>);
+
+#[derive(Default)]
+enum FirstTask {
+    #[default]
+    Awaited,
+    Kept(Task),
+    Taken,
+}
+
+impl Spawner {
+    fn connection_task(&self) -> Option<Task> {
+        match std::mem::replace(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()), FirstTask::Taken) {
+            FirstTask::Kept(task) => Some(task),
+            _ => None,
         }
     }
 }
 
-/// HTTP/2 says Graph never processed the request: the server refused the stream or excluded it
-/// with a graceful GOAWAY (RFC 9113 8.7).
-fn never_processed(error: &h2::Error) -> bool {
-    error.is_remote()
-        && ((error.is_reset() && error.reason() == Some(h2::Reason::REFUSED_STREAM))
-            || (error.is_go_away() && error.reason() == Some(h2::Reason::NO_ERROR)))
+impl<F: Future<Output = ()> + Send + 'static> hyper::rt::Executor<F> for Spawner {
+    fn execute(&self, future: F) {
+        let mut first = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if matches!(*first, FirstTask::Awaited) {
+            *first = FirstTask::Kept(Box::pin(future));
+        } else {
+            drop(first);
+            tokio::spawn(future);
+        }
+    }
 }
 
-/// Reads the answer's body, at most `max_body` bytes of it.
-async fn read(response: Response<h2::RecvStream>, max_body: usize) -> Result<Exchange, GraphError> {
+/// hyper's dispatcher for one connection: hands calls to h2.
+type Dispatch = http2::Connection<TokioIo<Box<dyn Io>>, Full<Bytes>, Spawner>;
+
+/// Runs a connection until it ends: hyper's connection task (`frames`) and its dispatcher, in
+/// one task, and after each turn tells the pool the server's current stream limit (`settled`
+/// fires once the server's SETTINGS are in).
+async fn drive(
+    frames: Task,
+    dispatch: Pin<Box<Dispatch>>,
+    load: Arc<Load>,
+    settled: tokio::sync::oneshot::Sender<()>,
+    host: String,
+) {
+    let (mut frames, mut dispatch, mut settled) = (Some(frames), Some(dispatch), Some(settled));
+    std::future::poll_fn(|cx| {
+        // Dropping each part once it is done lets the other one notice and finish too.
+        if frames.as_mut().is_some_and(|task| task.as_mut().poll(cx).is_ready()) {
+            frames = None;
+        }
+        if let Some(dispatcher) = dispatch.as_mut() {
+            let polled = dispatcher.as_mut().poll(cx);
+            let limit = dispatcher.current_max_send_streams();
+            load.limit.store(limit, Ordering::Relaxed);
+            if limit != UNSETTLED {
+                if let Some(settled) = settled.take() {
+                    let _ = settled.send(());
+                }
+            }
+            if let Poll::Ready(result) = polled {
+                if let Err(e) = result {
+                    tracing::debug!(graph.host = %host, error = %e, "HTTP/2 connection to Graph closed");
+                }
+                load.retired.store(true, Ordering::Relaxed);
+                dispatch = None;
+            }
+        }
+        match (&frames, &dispatch) {
+            (None, None) => Poll::Ready(()),
+            _ => Poll::Pending,
+        }
+    })
+    .await;
+}
+
+/// The cause of a hyper failure as the h2 crate reported it, if it came from h2.
+fn h2_error(error: &hyper::Error) -> Option<&h2::Error> {
+    let mut cause = std::error::Error::source(error);
+    while let Some(e) = cause {
+        if let Some(h2) = e.downcast_ref::<h2::Error>() {
+            return Some(h2);
+        }
+        cause = e.source();
+    }
+    None
+}
+
+/// HTTP/2 says Graph never processed the request. How hyper 1 reports each case (read in its
+/// source; what a server can cause is tested against misbehaving servers below):
+/// - the request never left: `is_canceled()` (hyper's dispatcher had closed, or closed with the
+///   request still queued), or an h2 error with no reason that isn't I/O (h2 refused to open the
+///   stream, e.g. its stream ids ran out: h2's `send_request` is its only source for a call);
+/// - the server refused the stream: an h2 reset from the peer with `REFUSED_STREAM` (RFC 9113 8.7);
+/// - a graceful `GOAWAY` excluded it: an h2 GOAWAY from the peer with `NO_ERROR`, which h2 puts
+///   on the streams above the GOAWAY's last stream id and on a stream it could no longer open.
+///
+/// Everything else (I/O, other resets, a stream the GOAWAY kept that then failed) may have
+/// reached Graph.
+fn never_processed(error: &hyper::Error) -> bool {
+    if error.is_canceled() {
+        return true;
+    }
+    let Some(h2) = h2_error(error) else { return false };
+    match h2.reason() {
+        None => !h2.is_io(),
+        Some(reason) => {
+            h2.is_remote()
+                && ((h2.is_reset() && reason == h2::Reason::REFUSED_STREAM)
+                    || (h2.is_go_away() && reason == h2::Reason::NO_ERROR))
+        }
+    }
+}
+
+/// Reads an answer's body, at most `max_body` bytes of it (stopping early resets the stream).
+async fn read<B>(response: Response<B>, max_body: usize) -> Result<Exchange, GraphError>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
     let (parts, mut body) = response.into_parts();
-    let mut reader = BodyReader::new(max_body);
-    while let Some(data) = body.data().await {
-        let data = data.map_err(|e| GraphError::ConnectionLost(e.into()))?;
-        // Lets the server send more: h2 leaves flow control to the reader.
-        let _ = body.flow_control().release_capacity(data.len());
-        if !reader.take(&data) {
-            break;
+    let mut bytes = Vec::new();
+    let mut truncated = false;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| GraphError::ConnectionLost(e.into()))?;
+        if let Ok(data) = frame.into_data() {
+            if bytes.len() + data.len() > max_body {
+                truncated = true;
+                break;
+            }
+            bytes.extend_from_slice(&data);
         }
     }
-    Ok(reader.finish(parts))
-}
-
-/// A body read up to a limit.
-struct BodyReader {
-    bytes: Vec<u8>,
-    max: usize,
-    truncated: bool,
-}
-
-impl BodyReader {
-    fn new(max: usize) -> Self {
-        BodyReader { bytes: Vec::new(), max, truncated: false }
-    }
-
-    /// False when the limit is reached: stop reading.
-    fn take(&mut self, data: &[u8]) -> bool {
-        if self.bytes.len() + data.len() > self.max {
-            self.truncated = true;
-            return false;
-        }
-        self.bytes.extend_from_slice(data);
-        true
-    }
-
-    fn finish(self, parts: http::response::Parts) -> Exchange {
-        Exchange { status: parts.status.as_u16(), headers: parts.headers, body: self.bytes, truncated: self.truncated }
-    }
+    Ok(Exchange { status: parts.status.as_u16(), headers: parts.headers, body: bytes, truncated })
 }
 
 #[cfg(test)]
@@ -499,32 +577,60 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_proxy_in_the_environment_is_noticed_per_scheme() {
-        let only = |name: &'static str, value: &'static str| move |var: &str| (var == name).then(|| value.to_owned());
-        assert!(proxy_in_environment("https", &only("HTTPS_PROXY", "http://proxy:3128")));
-        assert!(proxy_in_environment("https", &only("all_proxy", "http://proxy:3128")));
-        assert!(!proxy_in_environment("https", &only("HTTP_PROXY", "http://proxy:3128")));
-        assert!(proxy_in_environment("http", &only("http_proxy", "http://proxy:3128")));
-        assert!(!proxy_in_environment("https", &only("HTTPS_PROXY", " ")));
-        assert!(!proxy_in_environment("https", &|_| None));
+    fn the_first_connection_with_room_takes_the_call_then_a_new_one() {
+        let at = |loads: &[(usize, usize)], max| pick(loads.iter().copied(), max);
+        assert_eq!(at(&[], 128), Pick::Open);
+        assert_eq!(at(&[(0, 100)], 128), Pick::Existing(0));
+        assert_eq!(at(&[(100, 100), (99, 100)], 128), Pick::Existing(1));
+        assert_eq!(at(&[(100, 100), (100, 100)], 128), Pick::Open, "all full: open another");
+        assert_eq!(at(&[(5, usize::MAX)], 128), Pick::Existing(0), "no limit: one connection");
+        // The server lowered its limit below what a connection carries: it is full.
+        assert_eq!(at(&[(8, 2)], 128), Pick::Open);
+        // At the cap the least busy full connection takes it (the call waits for a stream there).
+        assert_eq!(at(&[(3, 2), (2, 2), (4, 2)], 3), Pick::Existing(1));
+        assert_eq!(at(&[(2, 2), (2, 2)], 2), Pick::Existing(0));
+    }
+
+    #[test]
+    fn proxies_are_seen_as_reqwest_sees_them_no_proxy_included() {
+        let transport = |proxies: Matcher| {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let tls = rustls::ClientConfig::builder()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth();
+            GraphTransport::with_proxies(tls, true, proxies).unwrap()
+        };
+        let route = |transport: &GraphTransport, url: &str| format!("{:?}", transport.route(&url.parse().unwrap()));
+        let https_proxy = transport(Matcher::builder().https("http://proxy:3128").build());
+        assert_eq!(route(&https_proxy, "https://graph.microsoft.com/"), "Route::Pooled");
+        assert_eq!(route(&https_proxy, "http://127.0.0.1:8081/"), "Route::Http2(127.0.0.1:8081)", "http isn't proxied");
+        let all = transport(Matcher::builder().all("http://proxy:3128").build());
+        assert_eq!(route(&all, "http://127.0.0.1:8081/"), "Route::Pooled");
+        let except_graph =
+            transport(Matcher::builder().all("http://proxy:3128").no("graph.microsoft.com, 127.0.0.1").build());
+        assert_eq!(route(&except_graph, "https://graph.microsoft.com/"), "Route::Http2(graph.microsoft.com:443)");
+        assert_eq!(route(&except_graph, "http://127.0.0.1:8081/"), "Route::Http2(127.0.0.1:8081)");
+        assert_eq!(route(&except_graph, "https://graph.microsoft.us/"), "Route::Pooled");
+        let direct = transport(Matcher::builder().build());
+        assert_eq!(route(&direct, "https://graph.microsoft.com/"), "Route::Http2(graph.microsoft.com:443)");
+        assert_eq!(route(&direct, "https://[::1]:8443/"), "Route::Http2(::1:8443)");
+        let http1 = GraphTransport::trusting_nothing(false);
+        assert_eq!(route(&http1, "http://127.0.0.1:8081/"), "Route::Pooled", "plain http without prior knowledge");
     }
 
     fn pki(name: &str) -> Vec<u8> {
         std::fs::read(format!("{}/tests/fixtures/pki/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
     }
 
-    /// A transport that trusts the test CA (and nothing else), as the service trusts Graph's.
-    fn transport(env: &dyn Fn(&str) -> Option<String>) -> GraphTransport {
+    /// A transport that trusts the test CA (and nothing else), as the service trusts Graph's:
+    /// reqwest gets the same configuration.
+    fn transport() -> GraphTransport {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let ca = CertificateDer::from_pem_slice(&pki("ca.pem")).unwrap();
         let mut roots = rustls::RootCertStore::empty();
         roots.add(ca).unwrap();
         let tls = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
-        let pooled = reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(&pki("ca.pem")).unwrap()])
-            .build()
-            .unwrap();
-        GraphTransport::new(pooled, tls, false, env)
+        GraphTransport::with_proxies(tls, false, Matcher::builder().build()).unwrap()
     }
 
     /// An HTTPS server for localhost offering `alpn`; answers every request 201 with a small
@@ -592,41 +698,43 @@ mod tests {
         let _ = io.shutdown().await;
     }
 
-    async fn post(route: &Route, port: u16) -> Exchange {
-        let uri = format!("https://localhost:{port}/v1.0/users/u/onlineMeetings");
+    async fn post(route: &Route, origin: &str) -> Result<Exchange, GraphError> {
+        let uri = format!("{origin}/v1.0/users/u/onlineMeetings");
         let build = || {
             Ok(Request::post(uri.as_str())
                 .header(http::header::CONTENT_TYPE, "application/json")
                 .body(Bytes::from_static(b"{}"))
                 .unwrap())
         };
-        route.exchange(&build, 1024).await.expect("answered")
+        route.exchange(&build, 1024).await
     }
 
     #[tokio::test]
     async fn https_negotiates_http2_and_keeps_one_connection() {
         let (port, connections, seen) = https_server(&[b"h2", b"http/1.1"]).await;
-        let transport = transport(&|_| None);
-        let route = transport.route(&format!("https://localhost:{port}/").parse().unwrap());
+        let transport = transport();
+        let origin = format!("https://localhost:{port}");
+        let route = transport.route(&origin.parse().unwrap());
         for _ in 0..3 {
-            let answer = post(&route, port).await;
+            let answer = post(&route, &origin).await.expect("answered");
             assert_eq!((answer.status, answer.body.as_slice(), answer.truncated), (201, CREATED, false));
         }
         assert_eq!(*seen.lock().unwrap(), vec!["HTTP/2.0 /v1.0/users/u/onlineMeetings"; 3]);
         assert_eq!(connections.load(Ordering::SeqCst), 1, "one multiplexed connection");
         // Another tenant on the same origin shares it.
-        let same_origin = transport.route(&format!("https://localhost:{port}/beta").parse().unwrap());
-        post(&same_origin, port).await;
+        let same_origin = transport.route(&format!("{origin}/beta").parse().unwrap());
+        post(&same_origin, &origin).await.expect("answered");
         assert_eq!(connections.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
-    async fn a_server_without_http2_is_reached_over_http1() {
+    async fn a_server_without_http2_is_reached_over_http1_with_the_same_tls_configuration() {
         let (port, _, seen) = https_server(&[b"http/1.1"]).await;
-        let transport = transport(&|_| None);
-        let route = transport.route(&format!("https://localhost:{port}/").parse().unwrap());
+        let transport = transport();
+        let origin = format!("https://localhost:{port}");
+        let route = transport.route(&origin.parse().unwrap());
         for _ in 0..2 {
-            let answer = post(&route, port).await;
+            let answer = post(&route, &origin).await.expect("answered by reqwest, trusting only the test CA");
             assert_eq!((answer.status, answer.body.as_slice()), (201, CREATED));
         }
         assert_eq!(*seen.lock().unwrap(), vec!["POST /v1.0/users/u/onlineMeetings HTTP/1.1"; 2]);
@@ -634,14 +742,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_certificate_the_roots_dont_vouch_for_is_refused_before_anything_is_sent() {
-        let (port, _, seen) = https_server(&[b"h2"]).await;
-        let transport = GraphTransport::trusting_nothing(false);
-        let route = transport.route(&format!("https://localhost:{port}/").parse().unwrap());
-        let uri = format!("https://localhost:{port}/v1.0/users/u/onlineMeetings");
-        let build = || Ok(Request::post(uri.as_str()).body(Bytes::new()).unwrap());
-        let error = route.exchange(&build, 1024).await.expect_err("untrusted");
-        assert!(matches!(error, GraphError::Connect(_)), "{error:?}");
-        assert!(seen.lock().unwrap().is_empty());
+        for alpn in [&[b"h2".as_slice()][..], &[b"http/1.1".as_slice()][..]] {
+            let (port, _, seen) = https_server(alpn).await;
+            let transport = GraphTransport::trusting_nothing(false);
+            let origin = format!("https://localhost:{port}");
+            let error = post(&transport.route(&origin.parse().unwrap()), &origin).await.expect_err("untrusted");
+            assert!(matches!(error, GraphError::Connect(_)), "{error:?}");
+            assert!(seen.lock().unwrap().is_empty());
+        }
     }
 
     #[tokio::test]
@@ -674,15 +782,13 @@ mod tests {
             }
         });
         let transport = GraphTransport::trusting_nothing(true);
-        let route = transport.route(&format!("http://127.0.0.1:{port}/").parse().unwrap());
+        let origin = format!("http://127.0.0.1:{port}");
+        let route = transport.route(&origin.parse().unwrap());
         let at_once = |calls: usize| {
             let mut set = tokio::task::JoinSet::new();
             for _ in 0..calls {
-                let (route, uri) = (route.clone(), format!("http://127.0.0.1:{port}/v1.0/users/u/onlineMeetings"));
-                set.spawn(async move {
-                    let build = || Ok(Request::post(uri.as_str()).body(Bytes::from_static(b"{}")).unwrap());
-                    route.exchange(&build, 1024).await.expect("answered").status
-                });
+                let (route, origin) = (route.clone(), origin.clone());
+                set.spawn(async move { post(&route, &origin).await.expect("answered").status });
             }
             set.join_all()
         };
@@ -694,14 +800,151 @@ mod tests {
         assert_eq!(connections.load(Ordering::SeqCst), 3);
     }
 
-    #[test]
-    fn with_a_proxy_in_the_environment_reqwest_carries_the_calls() {
-        let proxied = transport(&|name| (name == "HTTPS_PROXY").then(|| "http://proxy:3128".to_owned()));
-        let route = proxied.route(&"https://graph.microsoft.com/".parse().unwrap());
-        assert_eq!(format!("{route:?}"), "Route::Pooled");
-        let direct = transport(&|_| None).route(&"https://graph.microsoft.com/".parse().unwrap());
-        assert_eq!(format!("{direct:?}"), "Route::Http2(graph.microsoft.com:443)");
-        let plain = transport(&|_| None).route(&"http://127.0.0.1:8081/".parse().unwrap());
-        assert_eq!(format!("{plain:?}"), "Route::Pooled", "plain http without prior knowledge is HTTP/1.1");
+    /// How the first connection of [`misbehaving`] treats the first request on it.
+    #[derive(Clone, Copy)]
+    enum Misbehaviour {
+        /// A GOAWAY with this last stream id and error code, then the connection closes.
+        GoAway(u32, u32),
+        /// RST_STREAM with REFUSED_STREAM, for every request on every connection.
+        RefuseAll,
+    }
+
+    /// An h2c server whose first connection misbehaves at the frame level (a GOAWAY after a
+    /// request's HEADERS arrived, which the h2 crate's server can't be made to send) and whose
+    /// later connections answer 201. Counts connections and the requests each side saw.
+    async fn misbehaving(misbehaviour: Misbehaviour) -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let (connections, requests) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (counted, seen) = (connections.clone(), requests.clone());
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let nth = counted.fetch_add(1, Ordering::SeqCst);
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    match misbehaviour {
+                        Misbehaviour::GoAway(last, code) if nth == 0 => {
+                            go_away_after_headers(tcp, last, code, &seen).await
+                        }
+                        _ => answer_or_refuse(tcp, matches!(misbehaviour, Misbehaviour::RefuseAll), &seen).await,
+                    }
+                });
+            }
+        });
+        (origin, connections, requests)
+    }
+
+    async fn answer_or_refuse(tcp: TcpStream, refuse: bool, seen: &AtomicUsize) {
+        let Ok(mut connection) = h2::server::handshake(tcp).await else { return };
+        while let Some(Ok((_request, mut respond))) = connection.accept().await {
+            seen.fetch_add(1, Ordering::SeqCst);
+            if refuse {
+                respond.send_reset(h2::Reason::REFUSED_STREAM);
+            } else {
+                let answer = Response::builder().status(201).body(()).unwrap();
+                let mut stream = respond.send_response(answer, false).unwrap();
+                stream.send_data(Bytes::from_static(CREATED), true).unwrap();
+            }
+        }
+    }
+
+    /// Speaks just enough HTTP/2 (RFC 9113 3.4, 4.1, 6.5, 6.8) to receive a request's HEADERS,
+    /// then sends GOAWAY(`last`, `code`) and closes.
+    async fn go_away_after_headers(mut tcp: TcpStream, last: u32, code: u32, seen: &AtomicUsize) {
+        let frame = |kind: u8, flags: u8, payload: &[u8]| {
+            let mut bytes = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+            bytes.extend([kind, flags, 0, 0, 0, 0]);
+            bytes.extend_from_slice(payload);
+            bytes
+        };
+        let mut preface = [0u8; 24];
+        if tcp.read_exact(&mut preface).await.is_err() || tcp.write_all(&frame(0x4, 0, &[])).await.is_err() {
+            return;
+        }
+        loop {
+            let mut head = [0u8; 9];
+            if tcp.read_exact(&mut head).await.is_err() {
+                return;
+            }
+            let mut payload = vec![0u8; u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize];
+            if tcp.read_exact(&mut payload).await.is_err() {
+                return;
+            }
+            match (head[3], head[4] & 0x1) {
+                // The client's SETTINGS: acknowledged.
+                (0x4, 0) => {
+                    let _ = tcp.write_all(&frame(0x4, 0x1, &[])).await;
+                }
+                // HEADERS: a request arrived.
+                (0x1, _) => {
+                    seen.fetch_add(1, Ordering::SeqCst);
+                    let goaway = [last.to_be_bytes(), code.to_be_bytes()].concat();
+                    let _ = tcp.write_all(&frame(0x7, 0, &goaway)).await;
+                    let _ = tcp.flush().await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    return;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    async fn post_h2c(origin: &str) -> Result<Exchange, GraphError> {
+        let transport = GraphTransport::trusting_nothing(true);
+        post(&transport.route(&origin.parse().unwrap()), origin).await
+    }
+
+    #[tokio::test]
+    async fn a_graceful_goaway_that_excluded_the_stream_sends_it_once_more_on_a_new_connection() {
+        let (origin, connections, requests) = misbehaving(Misbehaviour::GoAway(0, 0x0)).await;
+        let answer = post_h2c(&origin).await.expect("sent again");
+        assert_eq!(answer.status, 201);
+        assert_eq!(connections.load(Ordering::SeqCst), 2);
+        assert_eq!(requests.load(Ordering::SeqCst), 2, "the excluded request and its one retry");
+    }
+
+    #[tokio::test]
+    async fn a_goaway_that_kept_the_stream_or_reports_an_error_is_not_sent_again() {
+        // Stream 1 is within the GOAWAY's last stream id: Graph may have processed it.
+        // With INTERNAL_ERROR the GOAWAY is not graceful: treated as a lost connection.
+        for (last, code) in [(1, 0x0), (0, 0x2)] {
+            let (origin, connections, requests) = misbehaving(Misbehaviour::GoAway(last, code)).await;
+            let error = post_h2c(&origin).await.expect_err("the connection went away");
+            assert!(matches!(error, GraphError::ConnectionLost(_)), "GOAWAY({last}, {code}): {error:?}");
+            assert!(!error.is_unprocessed() && error.may_have_been_processed());
+            assert_eq!((connections.load(Ordering::SeqCst), requests.load(Ordering::SeqCst)), (1, 1));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stream_refused_twice_is_unprocessed_after_one_retry() {
+        let (origin, connections, requests) = misbehaving(Misbehaviour::RefuseAll).await;
+        let error = post_h2c(&origin).await.expect_err("refused");
+        assert!(matches!(error, GraphError::Connect(_)) && error.is_unprocessed(), "{error:?}");
+        assert_eq!(requests.load(Ordering::SeqCst), 2, "the request and its one retry");
+        assert_eq!(connections.load(Ordering::SeqCst), 1, "a refused stream leaves the connection usable");
+    }
+
+    #[tokio::test]
+    async fn a_connection_closed_before_the_request_went_out_is_unprocessed() {
+        // The server completes the handshake, then closes: hyper never hands the request over
+        // (or h2 cannot open its stream), twice.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let Ok(mut connection) = h2::server::handshake(tcp).await else { return };
+                    connection.abrupt_shutdown(h2::Reason::NO_ERROR);
+                    while let Some(Ok(_)) = connection.accept().await {}
+                });
+            }
+        });
+        let error = post_h2c(&origin).await.expect_err("no server takes it");
+        assert!(error.is_unprocessed(), "{error:?}");
+        assert!(connections.load(Ordering::SeqCst) <= 2, "one retry at most");
     }
 }
