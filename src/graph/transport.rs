@@ -1,46 +1,45 @@
 //! How a request reaches Graph and its answer comes back.
 //!
 //! HTTP/2 (negotiated by ALPN over TLS, or h2c by prior knowledge to a plain-http endpoint) goes
-//! over hyper's HTTP/2 client connections (`hyper::client::conn::http2`), several per origin:
-//! hyper owns the protocol (framing, flow control, SETTINGS, keepalive PINGs). What is ours is
-//! policy, each part small and tested here:
+//! over multiplexed connections held here per origin, several when the server limits the streams
+//! of one. A call in flight is an h2 stream and the futures of this module: no task or pool
+//! future of its own. What is ours, each part small and tested here:
 //! - which connection takes the next call ([`pick`]): one with room under the stream limit the
 //!   server set, or a new one (a connection waits for the server's SETTINGS before it is used);
-//! - which failures HTTP/2 says Graph never processed ([`never_processed`]): a request that never
-//!   left (the connection closed first), a stream the server refused (`REFUSED_STREAM`) and one a
-//!   graceful `GOAWAY` excluded. Those are sent once more, the only retry here; every other retry
-//!   is the pipeline's.
+//! - which failures HTTP/2 says Graph never processed ([`never_processed`]): a stream never
+//!   opened, a stream the server refused (`REFUSED_STREAM`) and one a graceful `GOAWAY`
+//!   excluded. Those are sent once more, the only retry here; every other retry is the
+//!   pipeline's;
+//! - the connection's upkeep h2 leaves to its user ([`drive`]): a PING that waits for the
+//!   server's SETTINGS, keepalive PINGs, and giving back flow-control credit as a body is read.
 //!
 //! Everything else goes through reqwest: a plain-http endpoint without prior knowledge
 //! (HTTP/1.1), a proxy set in the environment (`HTTPS_PROXY`, `ALL_PROXY`, ..., with
 //! `NO_PROXY`), a server that doesn't offer h2. Both stacks use one rustls configuration.
 //!
-//! Why not reqwest for HTTP/2 too: its request future, the copies its redirect and retry layers
-//! keep of each request and hyper-util's pool future cost about 7 KB per call in flight
-//! (BENCHMARKS.md), and its pool queues every call on one connection beyond the server's stream
-//! limit.
+//! Why h2 and not hyper's HTTP/2 client (`hyper::client::conn::http2`), which would own the
+//! upkeep: hyper spawns a task per request that waits for the response, 1,440 bytes (its
+//! future is an enum as large as hyper's connection task) plus the task's header and a callback
+//! channel. Measured with `cargo bench --bench loadgen -- --scenario held` (10,000 Creates in
+//! flight at 200 ms), hyper's client took the service's peak RSS to 173 MB (twice) from 131 and
+//! 141 MB with this module, over the 150 MB target; heaptrack showed 15 MB of those tasks alone.
+//! reqwest (hyper-util's pool on top) cost more: 22 KB per call (BENCHMARKS.md).
 
 use std::{
     collections::HashMap,
     fmt,
-    future::Future,
-    pin::Pin,
     sync::{
         atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc, Mutex,
     },
-    task::Poll,
     time::Duration,
 };
 
 use bytes::Bytes;
+use h2::client::SendRequest;
 use http::{Request, Response};
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http2;
-use hyper_util::{
-    client::proxy::matcher::Matcher,
-    rt::{TokioIo, TokioTimer},
-};
+use http_body_util::BodyExt;
+use hyper_util::client::proxy::matcher::Matcher;
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use url::Url;
@@ -50,17 +49,14 @@ use super::error::{BoxError, GraphError};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Enough for 10,000 calls in flight at the 100 streams per connection servers commonly allow.
 const MAX_CONNECTIONS_PER_ORIGIN: usize = 128;
-/// A connection silent for this long is pinged (by hyper); one that doesn't answer within the
-/// timeout is closed, so calls fail over to a new connection instead of waiting out their deadline.
+/// A connection is pinged this often; one that doesn't answer within the timeout is closed, so
+/// calls fail over to a new connection instead of waiting out their deadline.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
-/// HTTP/2 receive windows (hyper's defaults, named here): a meeting is a few KB, an error body
-/// less; the limit on what is read is `max_body`.
+/// HTTP/2 receive windows, hyper's defaults (which reqwest uses): a meeting is a few KB, an error
+/// body less; the limit on what is read is `max_body`.
 const STREAM_WINDOW: u32 = 2 * 1024 * 1024;
 const CONNECTION_WINDOW: u32 = 5 * 1024 * 1024;
-/// The stream limit a connection reports until the server's SETTINGS arrive: no server can send
-/// it (SETTINGS values are 32-bit; h2 reads "no limit" as `usize::MAX`).
-const UNSETTLED: usize = usize::MAX - 1;
 
 /// What came back: the status, the headers and the body, read up to a limit.
 #[derive(Debug)]
@@ -91,7 +87,7 @@ impl fmt::Debug for GraphTransport {
 }
 
 impl GraphTransport {
-    /// `tls` verifies Graph's certificate on every path (hyper's HTTP/2 connections and reqwest);
+    /// `tls` verifies Graph's certificate on every path (the HTTP/2 connections and reqwest);
     /// proxies come from the environment, as reqwest reads them.
     pub fn new(tls: rustls::ClientConfig, prior_knowledge: bool) -> Result<Self, BoxError> {
         Self::with_proxies(tls, prior_knowledge, Matcher::from_system())
@@ -243,25 +239,18 @@ struct Origin {
 
 #[derive(Clone)]
 struct Connection {
-    sender: http2::SendRequest<Full<Bytes>>,
+    /// Also tells the server's current SETTINGS_MAX_CONCURRENT_STREAMS.
+    sender: SendRequest<Bytes>,
     load: Arc<Load>,
 }
 
-/// What the pool knows of a connection.
+/// What the pool knows of a connection besides what h2 tells.
 #[derive(Debug, Default)]
 struct Load {
     /// Calls on this connection now.
     streams: AtomicUsize,
-    /// The server's SETTINGS_MAX_CONCURRENT_STREAMS, as hyper last applied it.
-    limit: AtomicUsize,
     /// Takes no more calls: it ended, failed, or the server is sending it away.
     retired: AtomicBool,
-}
-
-impl Connection {
-    fn usable(&self) -> bool {
-        !self.load.retired.load(Ordering::Relaxed) && !self.sender.is_closed()
-    }
 }
 
 /// A call's stream on a connection, counted until the call is done with it, however it ends.
@@ -284,7 +273,7 @@ enum Pick {
 
 /// Which connection takes the next call, given each one's (calls, stream limit): the first with
 /// room; when all are full, a new one, or the least busy once there are `max` (its call then
-/// waits in hyper for a free stream).
+/// waits in h2 for a free stream).
 fn pick(loads: impl Iterator<Item = (usize, usize)>, max: usize) -> Pick {
     let (mut count, mut least) = (0, None::<(usize, usize)>);
     for (index, (streams, limit)) in loads.enumerate() {
@@ -328,15 +317,29 @@ impl Origin {
                 // would make every call's future as large as a TLS handshake.
                 None => Box::pin(self.connect_once()).await?,
             };
-            let error = match connection.sender.send_request(build()?.map(Full::new)).await {
-                Ok(response) => return Ok(read(response, max_body).await?),
-                Err(error) => error,
+            let (head, body) = build()?.into_parts();
+            let mut request = Request::from_parts(head, ());
+            request.headers_mut().insert(http::header::CONTENT_LENGTH, body.len().into());
+            let (error, opened) = match connection.sender.send_request(request, body.is_empty()) {
+                Err(e) => (e, false),
+                Ok((response, mut stream)) => {
+                    let sent = if body.is_empty() { Ok(()) } else { stream.send_data(body, true) };
+                    let error = match sent {
+                        Ok(()) => match response.await {
+                            Ok(response) => return Ok(read_h2(response, max_body).await?),
+                            Err(e) => e,
+                        },
+                        Err(e) => e,
+                    };
+                    (error, true)
+                }
             };
-            // A reset concerns one stream; anything else, the connection.
-            if !h2_error(&error).is_some_and(h2::Error::is_reset) {
+            // A reset concerns one stream; a stream that could not open, a GOAWAY or I/O, the
+            // connection.
+            if !opened || error.is_io() || error.is_go_away() {
                 connection.load.retired.store(true, Ordering::Relaxed);
             }
-            let unprocessed = never_processed(&error);
+            let unprocessed = !opened || never_processed(&error);
             if unprocessed && !retried {
                 tracing::debug!(error = %error, "Graph did not process the request; sending it once more");
                 retried = true;
@@ -352,9 +355,9 @@ impl Origin {
     /// A stream on an open connection (see [`pick`]); None: open another connection.
     fn claim(&self) -> Option<(Connection, Claim)> {
         let mut connections = self.connections.lock().unwrap_or_else(|e| e.into_inner());
-        connections.retain(Connection::usable);
+        connections.retain(|c| !c.load.retired.load(Ordering::Relaxed));
         let loads =
-            connections.iter().map(|c| (c.load.streams.load(Ordering::Relaxed), c.load.limit.load(Ordering::Relaxed)));
+            connections.iter().map(|c| (c.load.streams.load(Ordering::Relaxed), c.sender.current_max_send_streams()));
         let Pick::Existing(index) = pick(loads, MAX_CONNECTIONS_PER_ORIGIN) else { return None };
         let chosen = connections[index].clone();
         chosen.load.streams.fetch_add(1, Ordering::Relaxed);
@@ -397,26 +400,18 @@ impl Origin {
                 Box::new(tls)
             }
         };
-        let spawner = Spawner::default();
-        let (sender, dispatch) = http2::Builder::new(spawner.clone())
-            .timer(TokioTimer::new())
-            .initial_stream_window_size(STREAM_WINDOW)
+        let (sender, connection) = h2::client::Builder::new()
+            .initial_window_size(STREAM_WINDOW)
             .initial_connection_window_size(CONNECTION_WINDOW)
-            .initial_max_send_streams(UNSETTLED)
-            .keep_alive_interval(KEEPALIVE_INTERVAL)
-            .keep_alive_timeout(KEEPALIVE_TIMEOUT)
-            .keep_alive_while_idle(true)
-            .handshake(TokioIo::new(io))
+            .enable_push(false)
+            .handshake::<_, Bytes>(io)
             .await
             .map_err(|e| unreachable(e.into()))?;
-        let Some(frames) = spawner.connection_task() else {
-            return Err(unreachable("hyper started no HTTP/2 connection task".into()));
-        };
-        let load = Arc::new(Load { limit: AtomicUsize::new(UNSETTLED), ..Load::default() });
+        let load = Arc::new(Load::default());
         let (settled, settings_applied) = tokio::sync::oneshot::channel();
-        tokio::spawn(drive(frames, Box::pin(dispatch), load.clone(), settled, self.host.clone()));
-        // The limit decides how many calls this connection takes: wait until it is the server's.
-        if settings_applied.await.is_err() {
+        tokio::spawn(drive(connection, load.clone(), settled, self.host.clone()));
+        // The stream limit decides how many calls this connection takes: wait for the server's.
+        if settings_applied.await != Ok(true) {
             return Err(unreachable("the server closed the connection during the HTTP/2 handshake".into()));
         }
         Ok(Connection { sender, load })
@@ -427,146 +422,124 @@ impl Origin {
 trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static> Io for T {}
 
-type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
-
-/// hyper's executor for one connection. The first task hyper starts, during the handshake, is
-/// the connection's own (it reads and writes frames, applies SETTINGS, PINGs): it is kept for
-/// [`drive`], which then learns of every change of the stream limit as it happens. The per-call
-/// tasks are spawned.
-#[derive(Clone, Default)]
-struct Spawner(Arc<Mutex<FirstTask>>);
-
-#[derive(Default)]
-enum FirstTask {
-    #[default]
-    Awaited,
-    Kept(Task),
-    Taken,
-}
-
-impl Spawner {
-    fn connection_task(&self) -> Option<Task> {
-        match std::mem::replace(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()), FirstTask::Taken) {
-            FirstTask::Kept(task) => Some(task),
-            _ => None,
-        }
-    }
-}
-
-impl<F: Future<Output = ()> + Send + 'static> hyper::rt::Executor<F> for Spawner {
-    fn execute(&self, future: F) {
-        let mut first = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if matches!(*first, FirstTask::Awaited) {
-            *first = FirstTask::Kept(Box::pin(future));
-        } else {
-            drop(first);
-            tokio::spawn(future);
-        }
-    }
-}
-
-/// hyper's dispatcher for one connection: hands calls to h2.
-type Dispatch = http2::Connection<TokioIo<Box<dyn Io>>, Full<Bytes>, Spawner>;
-
-/// Runs a connection until it ends: hyper's connection task (`frames`) and its dispatcher, in
-/// one task, and after each turn tells the pool the server's current stream limit (`settled`
-/// fires once the server's SETTINGS are in).
+/// Runs a connection until it ends (the server closes it, it fails, or it stops answering
+/// PINGs), then retires it. h2 leaves two things to its user, done here: `settled` tells whether
+/// the server's SETTINGS are in, and PINGs find a connection a middlebox dropped silently, which
+/// would otherwise hold its calls until their deadlines.
 async fn drive(
-    frames: Task,
-    dispatch: Pin<Box<Dispatch>>,
+    mut connection: h2::client::Connection<Box<dyn Io>, Bytes>,
     load: Arc<Load>,
-    settled: tokio::sync::oneshot::Sender<()>,
+    settled: tokio::sync::oneshot::Sender<bool>,
     host: String,
 ) {
-    let (mut frames, mut dispatch, mut settled) = (Some(frames), Some(dispatch), Some(settled));
-    std::future::poll_fn(|cx| {
-        // Dropping each part once it is done lets the other one notice and finish too.
-        if frames.as_mut().is_some_and(|task| task.as_mut().poll(cx).is_ready()) {
-            frames = None;
-        }
-        if let Some(dispatcher) = dispatch.as_mut() {
-            let polled = dispatcher.as_mut().poll(cx);
-            let limit = dispatcher.current_max_send_streams();
-            load.limit.store(limit, Ordering::Relaxed);
-            if limit != UNSETTLED {
-                if let Some(settled) = settled.take() {
-                    let _ = settled.send(());
-                }
+    let mut pings = connection.ping_pong();
+    let pinging = async {
+        // The server's SETTINGS come before anything else it sends (RFC 9113 3.4): once this
+        // PING is answered, h2 knows how many streams a connection may carry.
+        let answered = match pings.as_mut() {
+            Some(pings) => {
+                matches!(tokio::time::timeout(KEEPALIVE_TIMEOUT, pings.ping(h2::Ping::opaque())).await, Ok(Ok(_)))
             }
-            if let Poll::Ready(result) = polled {
-                if let Err(e) = result {
-                    tracing::debug!(graph.host = %host, error = %e, "HTTP/2 connection to Graph closed");
-                }
-                load.retired.store(true, Ordering::Relaxed);
-                dispatch = None;
+            None => true,
+        };
+        let _ = settled.send(answered);
+        if answered {
+            keepalive(pings).await;
+        }
+    };
+    tokio::select! {
+        result = &mut connection => {
+            if let Err(e) = result {
+                tracing::debug!(graph.host = %host, error = %e, "HTTP/2 connection to Graph closed");
             }
         }
-        match (&frames, &dispatch) {
-            (None, None) => Poll::Ready(()),
-            _ => Poll::Pending,
+        () = pinging => {
+            tracing::warn!(graph.host = %host, "Graph did not answer an HTTP/2 PING in time; closing the connection");
         }
-    })
-    .await;
+    }
+    load.retired.store(true, Ordering::Relaxed);
 }
 
-/// The cause of a hyper failure as the h2 crate reported it, if it came from h2.
-fn h2_error(error: &hyper::Error) -> Option<&h2::Error> {
-    let mut cause = std::error::Error::source(error);
-    while let Some(e) = cause {
-        if let Some(h2) = e.downcast_ref::<h2::Error>() {
-            return Some(h2);
-        }
-        cause = e.source();
-    }
-    None
-}
-
-/// HTTP/2 says Graph never processed the request. How hyper 1 reports each case (read in its
-/// source; what a server can cause is tested against misbehaving servers below):
-/// - the request never left: `is_canceled()` (hyper's dispatcher had closed, or closed with the
-///   request still queued), or an h2 error with no reason that isn't I/O (h2 refused to open the
-///   stream, e.g. its stream ids ran out: h2's `send_request` is its only source for a call);
-/// - the server refused the stream: an h2 reset from the peer with `REFUSED_STREAM` (RFC 9113 8.7);
-/// - a graceful `GOAWAY` excluded it: an h2 GOAWAY from the peer with `NO_ERROR`, which h2 puts
-///   on the streams above the GOAWAY's last stream id and on a stream it could no longer open.
-///
-/// Everything else (I/O, other resets, a stream the GOAWAY kept that then failed) may have
-/// reached Graph.
-fn never_processed(error: &hyper::Error) -> bool {
-    if error.is_canceled() {
-        return true;
-    }
-    let Some(h2) = h2_error(error) else { return false };
-    match h2.reason() {
-        None => !h2.is_io(),
-        Some(reason) => {
-            h2.is_remote()
-                && ((h2.is_reset() && reason == h2::Reason::REFUSED_STREAM)
-                    || (h2.is_go_away() && reason == h2::Reason::NO_ERROR))
+/// Returns when the peer leaves a PING unanswered.
+async fn keepalive(pings: Option<h2::PingPong>) {
+    let Some(mut pings) = pings else { return std::future::pending().await };
+    loop {
+        tokio::time::sleep(KEEPALIVE_INTERVAL).await;
+        match tokio::time::timeout(KEEPALIVE_TIMEOUT, pings.ping(h2::Ping::opaque())).await {
+            Ok(Ok(_pong)) => {}
+            // The connection is ending anyway; its own branch reports why.
+            Ok(Err(_)) => return std::future::pending().await,
+            Err(_) => return,
         }
     }
 }
 
-/// Reads an answer's body, at most `max_body` bytes of it (stopping early resets the stream).
-async fn read<B>(response: Response<B>, max_body: usize) -> Result<Exchange, GraphError>
-where
-    B: http_body::Body<Data = Bytes> + Unpin,
-    B::Error: Into<BoxError>,
-{
+/// HTTP/2 says Graph never processed the request on an opened stream: the server refused it
+/// (`REFUSED_STREAM`, RFC 9113 8.7) or a graceful `GOAWAY` excluded it (h2 reports a GOAWAY
+/// from the peer on the streams above its last stream id; RFC 9113 6.8). A stream that h2 could
+/// not open at all is the caller's case. Everything else (I/O, other resets, a stream the
+/// GOAWAY kept that then failed) may have reached Graph.
+fn never_processed(error: &h2::Error) -> bool {
+    error.is_remote()
+        && ((error.is_reset() && error.reason() == Some(h2::Reason::REFUSED_STREAM))
+            || (error.is_go_away() && error.reason() == Some(h2::Reason::NO_ERROR)))
+}
+
+/// Reads an h2 answer's body, at most `max_body` bytes of it (stopping early resets the
+/// stream), giving the flow-control credit back as it goes (h2 leaves that to the reader).
+async fn read_h2(response: Response<h2::RecvStream>, max_body: usize) -> Result<Exchange, GraphError> {
     let (parts, mut body) = response.into_parts();
-    let mut bytes = Vec::new();
-    let mut truncated = false;
+    let mut reader = BodyReader::new(max_body);
+    while let Some(data) = body.data().await {
+        let data = data.map_err(|e| GraphError::ConnectionLost(e.into()))?;
+        let _ = body.flow_control().release_capacity(data.len());
+        if !reader.take(&data) {
+            break;
+        }
+    }
+    Ok(reader.finish(parts))
+}
+
+/// Reads reqwest's answer's body, at most `max_body` bytes of it.
+async fn read(response: Response<reqwest::Body>, max_body: usize) -> Result<Exchange, GraphError> {
+    let (parts, mut body) = response.into_parts();
+    let mut reader = BodyReader::new(max_body);
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| GraphError::ConnectionLost(e.into()))?;
         if let Ok(data) = frame.into_data() {
-            if bytes.len() + data.len() > max_body {
-                truncated = true;
+            if !reader.take(&data) {
                 break;
             }
-            bytes.extend_from_slice(&data);
         }
     }
-    Ok(Exchange { status: parts.status.as_u16(), headers: parts.headers, body: bytes, truncated })
+    Ok(reader.finish(parts))
+}
+
+/// A body read up to a limit.
+struct BodyReader {
+    bytes: Vec<u8>,
+    max: usize,
+    truncated: bool,
+}
+
+impl BodyReader {
+    fn new(max: usize) -> Self {
+        BodyReader { bytes: Vec::new(), max, truncated: false }
+    }
+
+    /// False when the limit is reached: stop reading.
+    fn take(&mut self, data: &[u8]) -> bool {
+        if self.bytes.len() + data.len() > self.max {
+            self.truncated = true;
+            return false;
+        }
+        self.bytes.extend_from_slice(data);
+        true
+    }
+
+    fn finish(self, parts: http::response::Parts) -> Exchange {
+        Exchange { status: parts.status.as_u16(), headers: parts.headers, body: self.bytes, truncated: self.truncated }
+    }
 }
 
 #[cfg(test)]
@@ -848,7 +821,7 @@ mod tests {
         }
     }
 
-    /// Speaks just enough HTTP/2 (RFC 9113 3.4, 4.1, 6.5, 6.8) to receive a request's HEADERS,
+    /// Speaks just enough HTTP/2 (RFC 9113 3.4, 4.1, 6.5, 6.7, 6.8) to receive a request's HEADERS,
     /// then sends GOAWAY(`last`, `code`) and closes.
     async fn go_away_after_headers(mut tcp: TcpStream, last: u32, code: u32, seen: &AtomicUsize) {
         let frame = |kind: u8, flags: u8, payload: &[u8]| {
@@ -874,6 +847,10 @@ mod tests {
                 // The client's SETTINGS: acknowledged.
                 (0x4, 0) => {
                     let _ = tcp.write_all(&frame(0x4, 0x1, &[])).await;
+                }
+                // A PING: answered.
+                (0x6, 0) => {
+                    let _ = tcp.write_all(&frame(0x6, 0x1, &payload)).await;
                 }
                 // HEADERS: a request arrived.
                 (0x1, _) => {
@@ -926,9 +903,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_connection_closed_before_the_request_went_out_is_unprocessed() {
-        // The server completes the handshake, then closes: hyper never hands the request over
-        // (or h2 cannot open its stream), twice.
+    async fn a_connection_gone_before_the_request_went_out_is_unprocessed() {
+        // The server completes the handshake, then goes away at once (GOAWAY, nothing
+        // processed): the stream is never opened or is excluded, on both connections.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let origin = format!("http://{}", listener.local_addr().unwrap());
         let connections = Arc::new(AtomicUsize::new(0));
