@@ -370,7 +370,7 @@ mod tests {
         json!({"alg": "RS256", "kid": "test-key", "typ": "JWT"})
     }
 
-    fn refusal(auth: &Authenticator, token: &str) -> String {
+    fn refused_because(auth: &Authenticator, token: &str) -> String {
         match auth.verify(token) {
             Err(AuthError::InvalidToken(why)) => {
                 assert!(token.is_empty() || !why.contains(token), "{why}");
@@ -402,7 +402,7 @@ mod tests {
         let (key, ci_key) = (rsa(), ec());
         let auth = authenticator(&ci_key);
         let check = |changes: Value| auth.verify(&token(rs256_header(), &claims(changes), rs256(&key)));
-        let refused = |changes: Value| refusal(&auth, &token(rs256_header(), &claims(changes), rs256(&key)));
+        let refused = |changes: Value| refused_because(&auth, &token(rs256_header(), &claims(changes), rs256(&key)));
         // exp: required, a number, not past (60 s of leeway for clock skew).
         assert_eq!(refused(json!({"exp": now() - 120})), "expired");
         assert!(check(json!({"exp": now() - 30})).is_ok(), "within the leeway");
@@ -437,42 +437,42 @@ mod tests {
         for secret in [n.as_slice(), fixture.to_string().as_bytes()] {
             let hs256 = |input: &[u8]| hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, secret), input).as_ref().to_vec();
             let forged = token(json!({"alg": "HS256", "kid": "test-key"}), &claims, hs256);
-            assert_eq!(refusal(&auth, &forged), "unsupported algorithm for the key");
+            assert_eq!(refused_because(&auth, &forged), "unsupported algorithm for the key");
         }
         // No signature at all.
-        refusal(&auth, &token(json!({"alg": "none"}), &claims, |_| Vec::new()));
+        refused_because(&auth, &token(json!({"alg": "none"}), &claims, |_| Vec::new()));
         // Another algorithm than the key's, even a valid signature of it.
         let es = token(json!({"alg": "ES256", "kid": "test-key"}), &claims, es256(&ci_key));
-        assert_eq!(refusal(&auth, &es), "unsupported algorithm for the key");
+        assert_eq!(refused_because(&auth, &es), "unsupported algorithm for the key");
         let rs384 = token(json!({"alg": "RS384", "kid": "test-key"}), &claims, rs256(&key));
-        assert_eq!(refusal(&auth, &rs384), "unsupported algorithm for the key");
+        assert_eq!(refused_because(&auth, &rs384), "unsupported algorithm for the key");
         // A bit flipped in the signature, or the claims changed after signing.
         let valid = token(rs256_header(), &claims, rs256(&key));
         let mut flipped = valid.clone().into_bytes();
         let last = flipped.len() - 2;
         flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
-        assert_eq!(refusal(&auth, std::str::from_utf8(&flipped).unwrap()), "bad signature");
+        assert_eq!(refused_because(&auth, std::str::from_utf8(&flipped).unwrap()), "bad signature");
         let mut parts: Vec<String> = valid.split('.').map(str::to_owned).collect();
         parts[1] = URL_SAFE_NO_PAD.encode(
             json!({"iss": KUBERNETES, "sub": "admin", "aud": "meeting-service", "exp": now() + 600}).to_string(),
         );
-        assert_eq!(refusal(&auth, &parts.join(".")), "bad signature");
+        assert_eq!(refused_because(&auth, &parts.join(".")), "bad signature");
         // One issuer's token signed with the other issuer's key (each has one key, which a token
         // without a known kid is checked with).
         let ci_claims = json!({"iss": CI, "sub": "x", "aud": "ci", "exp": now() + 60});
         let cross = token(rs256_header(), &ci_claims, rs256(&key));
-        assert_eq!(refusal(&auth, &cross), "unsupported algorithm for the key");
+        assert_eq!(refused_because(&auth, &cross), "unsupported algorithm for the key");
         let cross = token(json!({"alg": "ES256", "kid": "ci-key"}), &claims, es256(&ci_key));
-        assert_eq!(refusal(&auth, &cross), "unsupported algorithm for the key");
+        assert_eq!(refused_because(&auth, &cross), "unsupported algorithm for the key");
         for garbage in ["", "not.a.jwt", "a.b", "e30.e30.e30.e30"] {
-            refusal(&auth, garbage);
+            refused_because(&auth, garbage);
         }
         // With several keys, the kid must name one.
         let fixture_and_ci = json!({"keys": [fixture["keys"][0], ec_jwks(&ci_key, "ci-key")["keys"][0]]});
         let both = Authenticator { issuers: vec![issuer(KUBERNETES, "meeting-service", &fixture_and_ci)], ..auth };
         assert!(both.verify(&valid).is_ok());
         let unknown = token(json!({"alg": "RS256", "kid": "rotated-away"}), &claims, rs256(&key));
-        assert_eq!(refusal(&both, &unknown), "unknown signing key");
+        assert_eq!(refused_because(&both, &unknown), "unknown signing key");
     }
 
     #[test]

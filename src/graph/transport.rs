@@ -21,8 +21,9 @@
 //! upkeep: hyper spawns a task per request that waits for the response, 1,440 bytes (its
 //! future is an enum as large as hyper's connection task) plus the task's header and a callback
 //! channel. Measured with `cargo bench --bench loadgen -- --scenario held` (10,000 Creates in
-//! flight at 200 ms), hyper's client took the service's peak RSS to 173 MB (twice) from 131 and
-//! 141 MB with this module, over the 150 MB target; heaptrack showed 15 MB of those tasks alone.
+//! flight at 200 ms, runs back to back on one machine), hyper's client took the service's peak
+//! RSS to 173 MB (twice), over the 150 MB target; with this module it was 131 to 141 MB (seven
+//! runs); heaptrack showed 15 MB of hyper's per-request tasks alone.
 //! reqwest (hyper-util's pool on top) cost more: 22 KB per call (BENCHMARKS.md).
 
 use std::{
