@@ -34,6 +34,7 @@ pub mod error;
 pub mod graph;
 pub mod grpc;
 pub mod identity;
+mod jwt;
 pub mod limits;
 pub mod pipeline;
 pub mod reload;

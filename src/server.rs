@@ -58,15 +58,11 @@ impl App {
         // reqwest is built without a default crypto provider (ring builds much faster than
         // aws-lc); an earlier install by the embedding process is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        // One client for the identity platform (and JWKS); Graph's transport has its own, for
-        // what isn't HTTP/2.
+        // One client for the identity platform (and JWKS); Graph's transport has its own.
         let http = http_client(false)?;
-        let graph = Arc::new(GraphTransport::new(
-            http_client(settings.graph.http2_prior_knowledge)?,
-            graph_tls()?,
-            settings.graph.http2_prior_knowledge,
-            &|name| std::env::var(name).ok(),
-        ));
+        let graph = Arc::new(GraphTransport::new(graph_tls()?, settings.graph.http2_prior_knowledge).map_err(|e| {
+            ConfigError::Invalid { key: "graph.endpoint".into(), message: format!("HTTP client: {e}") }
+        })?);
 
         let tenants = tenants::load(&settings, &graph, &|name| std::env::var(name).ok())?;
         for (id, tenant) in &tenants {

@@ -264,6 +264,33 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_bearer_token_is_sensitive_and_every_attempt_is_built_alike() {
+        let organizer = UserId::parse("u", "550FAE72-D251-43EC-868C-373732C2704F").unwrap();
+        let language = AcceptLanguage::parse_tag("language", "de-DE").unwrap();
+        let operation = Operation::Create { body: Bytes::from_static(b"{}") };
+        let request = GraphRequest {
+            organizer: &organizer,
+            operation: &operation,
+            accept_language: Some(&language),
+            client_request_id: "7c5f2b0e-8a51-4c43-9a55-1d2b3c4d5e6f",
+            bearer: "eyJ0eXAi.secret-token.sig",
+            timeout: Duration::from_secs(1),
+        };
+        let uri: http::Uri = "https://graph.microsoft.com/v1.0/users/x/onlineMeetings".parse().unwrap();
+        let built = http_request(&uri, &request).unwrap();
+        let authorization = &built.headers()[header::AUTHORIZATION];
+        // HPACK never indexes a sensitive value (hyper and h2 honour the flag), Debug hides it.
+        assert!(authorization.is_sensitive());
+        assert_eq!(authorization, "Bearer eyJ0eXAi.secret-token.sig");
+        assert!(!format!("{built:?}").contains("secret-token"));
+        assert_eq!(built.headers()["prefer"], "include-unknown-enum-members");
+        assert_eq!(built.headers()[header::ACCEPT_LANGUAGE], "de-DE");
+        assert_eq!(built.headers()["client-request-id"], "7c5f2b0e-8a51-4c43-9a55-1d2b3c4d5e6f");
+        let again = http_request(&uri, &request).unwrap();
+        assert_eq!((again.headers(), again.body()), (built.headers(), built.body()), "a retry sends the same request");
+    }
+
     mod properties {
         use proptest::prelude::*;
 

@@ -1,8 +1,9 @@
 //! The certificate credential: a PEM file holding an RSA private key (PKCS#8 or PKCS#1,
 //! unencrypted) and its certificate chain in any order, and the client-assertion JWT it signs
-//! for each token request (RFC 7523; Microsoft's "certificate credentials" format): header
-//! `alg RS256`, `x5t#S256` (and `x5c` when asked), claims `aud` = the token endpoint, `iss` =
-//! `sub` = the client id, a unique `jti`, `nbf`/`iat` now and `exp` five minutes later.
+//! for each token request (RFC 7523; Microsoft's "certificate credentials" format), made by
+//! jsonwebtoken: header `alg RS256`, `typ JWT`, `x5t#S256` (and `x5c` when asked), claims
+//! `aud` = the token endpoint, `iss` = `sub` = the client id, a unique `jti`, `nbf`/`iat` now and
+//! `exp` five minutes later.
 
 use std::{fmt, path::Path, time::Duration};
 
@@ -10,6 +11,7 @@ use base64::{
     engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
     Engine,
 };
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use ring::{
     digest,
     rand::SystemRandom,
@@ -17,6 +19,7 @@ use ring::{
 };
 use rustls_pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
 use secrecy::SecretString;
+use serde::Serialize;
 use zeroize::Zeroizing;
 
 /// How long a client assertion is valid: long enough for clock skew, short enough to be useless
@@ -25,12 +28,12 @@ const ASSERTION_LIFETIME: Duration = Duration::from_secs(300);
 
 /// A loaded certificate credential. `Debug` shows the thumbprint only.
 pub struct ClientCertificate {
-    key: RsaKeyPair,
-    /// base64url(SHA-256(leaf certificate DER)), the `x5t#S256` header.
-    thumbprint_s256: String,
-    /// base64 DER of the chain, leaf first, for the `x5c` header.
-    chain: Vec<String>,
-    send_chain: bool,
+    /// The private key's DER (PKCS#8 or PKCS#1), wiped when dropped.
+    key: EncodingKey,
+    /// `alg`, `typ`, `x5t#S256` = base64url(SHA-256(leaf certificate DER)), and `x5c` (base64 DER
+    /// of the chain, leaf first) when asked.
+    header: Header,
+    chain_len: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +42,18 @@ pub enum CertificateError {
     Read { path: String, source: std::io::Error },
     #[error("{0}")]
     Invalid(String),
+}
+
+/// The claims of a client assertion.
+#[derive(Serialize)]
+struct Assertion<'a> {
+    aud: &'a str,
+    iss: &'a str,
+    sub: &'a str,
+    jti: String,
+    nbf: i64,
+    iat: i64,
+    exp: i64,
 }
 
 impl ClientCertificate {
@@ -51,14 +66,21 @@ impl ClientCertificate {
     }
 
     pub fn from_pem(pem: &[u8], send_chain: bool) -> Result<Self, CertificateError> {
+        crate::jwt::install();
         let invalid = |m: &str| CertificateError::Invalid(m.to_owned());
-        let key = match PrivateKeyDer::from_pem_slice(pem) {
-            Ok(PrivateKeyDer::Pkcs8(der)) => RsaKeyPair::from_pkcs8(der.secret_pkcs8_der()),
-            Ok(PrivateKeyDer::Pkcs1(der)) => RsaKeyPair::from_der(der.secret_pkcs1_der()),
+        let (der, parsed) = match PrivateKeyDer::from_pem_slice(pem) {
+            Ok(PrivateKeyDer::Pkcs8(der)) => {
+                let parsed = RsaKeyPair::from_pkcs8(der.secret_pkcs8_der());
+                (Zeroizing::new(der.secret_pkcs8_der().to_vec()), parsed)
+            }
+            Ok(PrivateKeyDer::Pkcs1(der)) => {
+                let parsed = RsaKeyPair::from_der(der.secret_pkcs1_der());
+                (Zeroizing::new(der.secret_pkcs1_der().to_vec()), parsed)
+            }
             Ok(_) => return Err(invalid("the private key is not RSA: Entra client assertions need an RSA key")),
             Err(_) => return Err(invalid("no unencrypted PKCS#8 or PKCS#1 private key found")),
-        }
-        .map_err(|e| CertificateError::Invalid(format!("the RSA private key is not usable: {e}")))?;
+        };
+        let key = parsed.map_err(|e| CertificateError::Invalid(format!("the RSA private key is not usable: {e}")))?;
 
         let certs = CertificateDer::pem_slice_iter(pem)
             .collect::<Result<Vec<_>, _>>()
@@ -80,52 +102,44 @@ impl ClientCertificate {
             })
             .ok_or_else(|| invalid("no certificate in the file matches the private key"))?;
 
-        let mut ordered = vec![&certs[leaf]];
-        ordered.extend(certs.iter().enumerate().filter(|(i, _)| *i != leaf).map(|(_, c)| c));
-        Ok(ClientCertificate {
-            thumbprint_s256: URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, certs[leaf].as_ref())),
-            chain: ordered.iter().map(|c| STANDARD.encode(c.as_ref())).collect(),
-            key,
-            send_chain,
-        })
+        let mut header = Header::new(Algorithm::RS256);
+        header.x5t_s256 = Some(URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, certs[leaf].as_ref())));
+        if send_chain {
+            let others = certs.iter().enumerate().filter(|(i, _)| *i != leaf).map(|(_, c)| c);
+            header.x5c =
+                Some(std::iter::once(&certs[leaf]).chain(others).map(|c| STANDARD.encode(c.as_ref())).collect());
+        }
+        Ok(ClientCertificate { key: EncodingKey::from_rsa_der(&der), header, chain_len: certs.len() })
     }
 
     pub fn thumbprint_s256(&self) -> &str {
-        &self.thumbprint_s256
+        self.header.x5t_s256.as_deref().unwrap_or_default()
     }
 
     /// A fresh signed assertion for `client_id` at the token endpoint `audience`.
     pub fn assertion(&self, client_id: &str, audience: &str) -> Result<SecretString, CertificateError> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let mut header = serde_json::json!({"alg": "RS256", "typ": "JWT", "x5t#S256": self.thumbprint_s256});
-        if self.send_chain {
-            header["x5c"] = serde_json::json!(self.chain);
-        }
-        let claims = serde_json::json!({
-            "aud": audience,
-            "iss": client_id,
-            "sub": client_id,
-            "jti": uuid::Uuid::new_v4().to_string(),
-            "nbf": now,
-            "iat": now,
-            "exp": now + ASSERTION_LIFETIME.as_secs() as i64,
-        });
-        let signing_input =
-            format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
-        let mut signature = vec![0; self.key.public().modulus_len()];
-        self.key
-            .sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), signing_input.as_bytes(), &mut signature)
-            .map_err(|_| CertificateError::Invalid("signing the client assertion failed".into()))?;
-        Ok(SecretString::from(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))))
+        let claims = Assertion {
+            aud: audience,
+            iss: client_id,
+            sub: client_id,
+            jti: uuid::Uuid::new_v4().to_string(),
+            nbf: now,
+            iat: now,
+            exp: now + ASSERTION_LIFETIME.as_secs() as i64,
+        };
+        jsonwebtoken::encode(&self.header, &claims, &self.key)
+            .map(SecretString::from)
+            .map_err(|_| CertificateError::Invalid("signing the client assertion failed".into()))
     }
 }
 
 impl fmt::Debug for ClientCertificate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientCertificate")
-            .field("x5t#S256", &self.thumbprint_s256)
-            .field("chain_len", &self.chain.len())
-            .field("send_chain", &self.send_chain)
+            .field("x5t#S256", &self.thumbprint_s256())
+            .field("chain_len", &self.chain_len)
+            .field("send_chain", &self.header.x5c.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -158,7 +172,10 @@ mod tests {
         let (header, claims) = (decode(parts[0]), decode(parts[1]));
         assert_eq!(header["alg"], "RS256");
         assert_eq!(header["x5t#S256"], URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, &der("cert.pem"))));
-        assert!(header.get("x5c").is_none());
+        let mut names: Vec<&String> = header.as_object().unwrap().keys().collect();
+        names.sort();
+        assert_eq!(names, ["alg", "typ", "x5t#S256"], "no x5c unless asked, nothing else");
+        assert_eq!(header["typ"], "JWT");
         assert_eq!(claims["aud"], aud);
         assert_eq!(claims["iss"], "535fb089-9ff3-47b6-9bfb-4f1264799865");
         assert_eq!(claims["sub"], claims["iss"]);
@@ -174,6 +191,26 @@ mod tests {
         leaf.verify_signature(webpki::ring::RSA_PKCS1_2048_8192_SHA256, signed.as_bytes(), &signature)
             .expect("the signature verifies with the certificate");
         assert!(!format!("{cert:?}").contains("PRIVATE"));
+        let (now, iat) = (time::OffsetDateTime::now_utc().unix_timestamp(), claims["iat"].as_i64().unwrap());
+        assert!((now - iat).abs() <= 5 && claims["nbf"] == claims["iat"], "{claims}");
+        assert_eq!(uuid::Uuid::parse_str(claims["jti"].as_str().unwrap()).unwrap().get_version_num(), 4);
+    }
+
+    #[test]
+    fn a_pkcs1_key_signs_as_well() {
+        let cert = ClientCertificate::load(&fixture("client-certificate-pkcs1-chain.pem"), false).unwrap();
+        let jwt = cert.assertion("c", "aud").unwrap();
+        let parts: Vec<&str> = jwt.expose_secret().split('.').collect();
+        let leaf_der = der("cert.pem");
+        let leaf_der = CertificateDer::from(leaf_der.as_slice());
+        let leaf = webpki::EndEntityCert::try_from(&leaf_der).unwrap();
+        let signed = format!("{}.{}", parts[0], parts[1]);
+        leaf.verify_signature(
+            webpki::ring::RSA_PKCS1_2048_8192_SHA256,
+            signed.as_bytes(),
+            &URL_SAFE_NO_PAD.decode(parts[2]).unwrap(),
+        )
+        .expect("signed by the PKCS#1 key");
     }
 
     #[test]
