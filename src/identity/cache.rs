@@ -266,6 +266,8 @@ mod tests {
 
     #[test]
     fn cache_lifetime_keeps_a_margin() {
+        // reqwest is built without a default crypto provider; alone, this test must install one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let provider = TokenProvider::new(
             TokenClient::new(reqwest::Client::new()),
             TokenPolicy {
