@@ -9,6 +9,7 @@ mod credentials;
 mod errors;
 mod hostile;
 mod lifecycle;
+mod manage;
 mod telemetry;
 mod tokens;
 mod upstream_bounds;
