@@ -24,6 +24,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .boxed(".meetings.v1.FindResponse.meeting")
         .boxed(".meetings.v1.UpdateRequest.meeting")
         .boxed(".meetings.v1.UpdateResponse.meeting")
+        .boxed(".meetings.v1.ScheduleRequest.meeting_options")
+        .boxed(".meetings.v1.ScheduleResponse.meeting")
         // An IdentitySet holds ten optional identities, usually one: boxed, a participant is
         // small where it is moved (in vectors, at every boundary) instead of 2 KB.
         .boxed(".meetings.v1.IdentitySet.application")

@@ -28,6 +28,18 @@ pub enum Error {
         #[source]
         source: Arc<IdentityError>,
     },
+    /// Schedule made the calendar event, then a later step failed: the event exists.
+    #[error("the calendar event {event_id} was created, but {step} failed: {source}")]
+    Scheduled {
+        /// `find_meeting` or `meeting_options`.
+        step: &'static str,
+        event_id: String,
+        #[source]
+        source: Box<Error>,
+    },
+    /// The organizer's calendar made an event without a Teams meeting; it was deleted again.
+    #[error("the organizer's calendar does not make Teams meetings")]
+    TeamsNotEnabledForCalendar { event_id: String, graph_request_id: Option<String> },
     /// A lookup (Find) that Graph answered with no meeting.
     #[error("no meeting of this organizer matches")]
     MeetingNotFound { graph_request_id: Option<String> },
@@ -52,6 +64,8 @@ impl Error {
         match self {
             Error::Graph { source } => source.request_id(),
             Error::MeetingNotFound { graph_request_id } => graph_request_id.as_deref(),
+            Error::TeamsNotEnabledForCalendar { graph_request_id, .. } => graph_request_id.as_deref(),
+            Error::Scheduled { source, .. } => source.graph_request_id(),
             _ => None,
         }
     }

@@ -24,16 +24,22 @@ use tracing::Instrument;
 use crate::{
     auth::Caller,
     domain::{
-        AcceptLanguage, CreateMeeting, DeleteMeeting, FindMeeting, GetMeeting, MeetingCreated, MeetingDeleted,
-        MeetingFound, OnlineMeeting, ResourceId, TenantId, UpdateMeeting, UserId,
+        AcceptLanguage, CancelEvent, CreateMeeting, DeleteMeeting, EventCancelled, FindKey, FindMeeting, GetMeeting,
+        MeetingCreated, MeetingDeleted, MeetingFound, MeetingScheduled, OnlineMeeting, ResourceId, ScheduleMeeting,
+        TenantId, UpdateMeeting, UserId,
     },
     error::Error,
-    graph::{GraphAnswer, GraphClient, GraphError, GraphOutcome, GraphRequest, Operation},
+    graph::{encode_cancel, encode_event, GraphAnswer, GraphClient, GraphError, GraphOutcome, GraphRequest, Operation},
     identity::{AccessToken, TenantCredential, TokenProvider, TokenSource},
     limits::{Limits, Outcome},
     telemetry,
     tenants::Tenant,
 };
+
+/// A calendar meeting may be listed a moment after its event is made: the first look again
+/// waits this long, each next one twice as long, up to `MAX_LOOKUP_WAIT`.
+const FIRST_LOOKUP_WAIT: Duration = Duration::from_millis(250);
+const MAX_LOOKUP_WAIT: Duration = Duration::from_secs(2);
 
 /// Below this much time left, another attempt could not finish: give up and report.
 const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(50);
@@ -170,6 +176,93 @@ impl Pipeline {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Schedules a calendar meeting: the event (with a Teams meeting), the meeting behind it found
+    /// by its join link (Graph may list it only after a moment: an empty answer is asked again
+    /// while the deadline leaves room), then `meeting_options` PATCHed onto it. A failure after
+    /// the event exists names the step and the event, so the caller can retry (same
+    /// transaction id) or cancel it; an event Graph made without a Teams meeting is deleted.
+    pub async fn schedule(
+        &self,
+        ctx: &CallContext,
+        tenant: &Tenant,
+        command: ScheduleMeeting,
+    ) -> Result<MeetingScheduled, Error> {
+        let _admission = self.limits.admit(command.tenant).map_err(Error::Refused)?;
+        let ScheduleMeeting { tenant: tenant_id, organizer, event, meeting_options, transaction_id, language } =
+            command;
+        let body = encode_event(&event, transaction_id.as_deref());
+        let operation = Operation::CreateEvent { body, transaction: transaction_id.is_some() };
+        let mut call = GraphCall { tenant: tenant_id, organizer, language, operation };
+        let outcome = self.call_graph(ctx, tenant, &call).await?;
+        let request_id = outcome.request_id;
+        let GraphAnswer::Event(mut created) = outcome.answer else {
+            return Err(unexpected(request_id));
+        };
+        // Graph answers in the zone it was given, or in a Windows zone name this service does
+        // not read: the instants sent are the event's then.
+        created.start = created.start.or(event.start);
+        created.end = created.end.or(event.end);
+        created.time_zone = created.time_zone.or(event.time_zone.clone());
+        let event_id = created.id.clone().unwrap_or_default();
+        let event_ref = ResourceId::parse("id", &event_id).map_err(|_| unexpected(request_id.clone()))?;
+
+        let Some(join_url) = created.join_url.clone().filter(|_| created.has_teams_meeting()) else {
+            call.operation = Operation::DeleteEvent { event: event_ref };
+            if let Err(e) = self.call_graph(ctx, tenant, &call).await {
+                tracing::warn!(event_id = %event_id, error = %e, "could not delete the event made without a Teams meeting");
+            }
+            return Err(Error::TeamsNotEnabledForCalendar { event_id, graph_request_id: request_id });
+        };
+        let step = |step: &'static str, event_id: &str| {
+            let event_id = event_id.to_owned();
+            move |source: Error| Error::Scheduled { step, event_id, source: Box::new(source) }
+        };
+
+        call.operation = Operation::Find { key: FindKey::JoinWebUrl(join_url) };
+        let mut wait = FIRST_LOOKUP_WAIT;
+        let mut meeting = loop {
+            let outcome = self.call_graph(ctx, tenant, &call).await.map_err(step("find_meeting", &event_id))?;
+            match outcome.answer {
+                GraphAnswer::Meetings(meetings) if !meetings.is_empty() => {
+                    break Box::new(meetings.into_iter().next().unwrap_or_default());
+                }
+                GraphAnswer::Meetings(_) if Instant::now() + wait + MIN_ATTEMPT_TIME < ctx.deadline => {
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(MAX_LOOKUP_WAIT);
+                }
+                GraphAnswer::Meetings(_) => {
+                    let not_yet = Error::MeetingNotFound { graph_request_id: outcome.request_id };
+                    return Err(step("find_meeting", &event_id)(not_yet));
+                }
+                _ => return Err(step("find_meeting", &event_id)(unexpected(outcome.request_id))),
+            }
+        };
+
+        if let Some((options, properties)) = meeting_options {
+            let body = GraphClient::encode_properties(&options, &properties);
+            drop(options);
+            let id = meeting_id(&meeting, &request_id).map_err(step("meeting_options", &event_id))?;
+            call.operation = Operation::Update { meeting: id, body };
+            meeting = self.meeting(ctx, tenant, &call).await.map_err(step("meeting_options", &event_id))?.0;
+        }
+        Ok(MeetingScheduled { event: created, meeting, graph_request_id: request_id })
+    }
+
+    /// Cancels a calendar event; its attendees are told.
+    pub async fn cancel(
+        &self,
+        ctx: &CallContext,
+        tenant: &Tenant,
+        command: CancelEvent,
+    ) -> Result<EventCancelled, Error> {
+        let _admission = self.limits.admit(command.tenant).map_err(Error::Refused)?;
+        let CancelEvent { tenant: tenant_id, organizer, event, comment } = command;
+        let operation = Operation::CancelEvent { event, body: encode_cancel(comment.as_deref()) };
+        let call = GraphCall { tenant: tenant_id, organizer, language: None, operation };
+        let outcome = self.call_graph(ctx, tenant, &call).await?;
+        Ok(EventCancelled { graph_request_id: outcome.request_id })
     }
 
     /// A call whose success is a meeting: the meeting, whether this call created it, and

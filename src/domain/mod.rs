@@ -6,6 +6,7 @@
 //! The meeting model is one table of Graph's properties (`meeting.rs`); the boundaries make
 //! their wire shapes from the same table.
 
+mod calendar;
 mod commands;
 mod ids;
 mod meeting;
@@ -13,6 +14,7 @@ mod property;
 mod validate;
 mod violation;
 
+pub use calendar::*;
 pub use commands::*;
 pub use ids::{AcceptLanguage, ResourceId, TenantId, UserId};
 pub use meeting::*;

@@ -17,7 +17,7 @@ use super::{
     transport::{GraphTransport, Route},
     ApiVersion,
 };
-use crate::domain::{AcceptLanguage, OnlineMeeting, Property, UserId};
+use crate::domain::{AcceptLanguage, CalendarEvent, OnlineMeeting, Property, UserId};
 
 /// Everything but RFC 3986 unreserved characters is escaped, so a UPN (`@`, and `#` in guest
 /// UPNs) stays one path segment and can't walk the path.
@@ -55,8 +55,10 @@ pub enum GraphAnswer {
     Meeting { meeting: Box<OnlineMeeting>, created: bool },
     /// Find: the meetings that matched (usually one, possibly none).
     Meetings(Vec<OnlineMeeting>),
-    /// Delete: done.
+    /// Delete, cancel: done.
     Done,
+    /// A calendar event.
+    Event(Box<CalendarEvent>),
 }
 
 /// A successful answer, its HTTP status and Graph's `request-id`.
@@ -232,6 +234,13 @@ pub fn interpret(answer: Answer<'_>, expect: Expect) -> Result<GraphOutcome, Gra
                 _ => false,
             };
             GraphAnswer::Meeting { meeting: Box::new(meeting_from_dto(dto)), created }
+        }
+        Expect::Event => {
+            let event = super::event::read_event(body).map_err(|e| invalid(format!("not an event: {e}")))?;
+            if event.id.is_none() {
+                return Err(invalid("the event has no id".into()));
+            }
+            GraphAnswer::Event(Box::new(event))
         }
         Expect::Nothing => GraphAnswer::Done,
     };

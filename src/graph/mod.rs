@@ -5,15 +5,18 @@ mod client;
 mod cloud;
 mod convert;
 mod error;
+mod event;
 mod model;
 mod operation;
 mod transport;
+mod zones;
 
 #[doc(hidden)]
 pub use client::{interpret, Answer};
 pub use client::{GraphAnswer, GraphClient, GraphOutcome, GraphRequest};
 pub use cloud::{ApiVersion, Cloud};
 pub use error::{BoxError, GraphError, GraphFailure};
+pub use event::{encode_cancel, encode_event};
 pub use operation::{Expect, Operation};
 pub use transport::GraphTransport;
 

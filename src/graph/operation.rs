@@ -23,6 +23,13 @@ pub enum Operation {
     Update { meeting: ResourceId, body: Bytes },
     /// `DELETE …/onlineMeetings/{id}`.
     Delete { meeting: ResourceId },
+    /// `POST …/events`: a calendar event with a Teams meeting. With a `transactionId` in its
+    /// body (`transaction`), Graph returns the event a lost attempt made instead of a second one.
+    CreateEvent { body: Bytes, transaction: bool },
+    /// `POST …/events/{id}/cancel`: attendees are told; a second one would tell them again.
+    CancelEvent { event: ResourceId, body: Bytes },
+    /// `DELETE …/events/{id}`.
+    DeleteEvent { event: ResourceId },
 }
 
 /// What a successful answer carries.
@@ -36,8 +43,10 @@ pub enum Expect {
     Meeting,
     /// A collection of meetings.
     Meetings,
-    /// No body (204).
+    /// No body (204, 202).
     Nothing,
+    /// A calendar event.
+    Event,
 }
 
 /// A query value is encoded like a path segment, `'` included, so the filter's quotes and
@@ -45,10 +54,13 @@ pub enum Expect {
 impl Operation {
     pub fn method(&self) -> Method {
         match self {
-            Operation::Create { .. } | Operation::CreateOrGet { .. } => Method::POST,
+            Operation::Create { .. }
+            | Operation::CreateOrGet { .. }
+            | Operation::CreateEvent { .. }
+            | Operation::CancelEvent { .. } => Method::POST,
             Operation::Get { .. } | Operation::Find { .. } => Method::GET,
             Operation::Update { .. } => Method::PATCH,
-            Operation::Delete { .. } => Method::DELETE,
+            Operation::Delete { .. } | Operation::DeleteEvent { .. } => Method::DELETE,
         }
     }
 
@@ -60,6 +72,9 @@ impl Operation {
             Operation::Get { .. } | Operation::Update { .. } | Operation::Delete { .. } => {
                 "/users/{userId}/onlineMeetings/{meetingId}"
             }
+            Operation::CreateEvent { .. } => "/users/{userId}/events",
+            Operation::CancelEvent { .. } => "/users/{userId}/events/{eventId}/cancel",
+            Operation::DeleteEvent { .. } => "/users/{userId}/events/{eventId}",
         }
     }
 
@@ -74,13 +89,25 @@ impl Operation {
             Operation::Find { key } => {
                 format!("/onlineMeetings?$filter={}", utf8_percent_encode(&filter(key), encode))
             }
+            Operation::CreateEvent { .. } => "/events".to_owned(),
+            Operation::CancelEvent { event, .. } => {
+                format!("/events/{}/cancel", utf8_percent_encode(event.as_str(), encode))
+            }
+            Operation::DeleteEvent { event } => format!("/events/{}", utf8_percent_encode(event.as_str(), encode)),
         }
     }
 
     pub fn body(&self) -> Option<&Bytes> {
         match self {
-            Operation::Create { body } | Operation::CreateOrGet { body } | Operation::Update { body, .. } => Some(body),
-            Operation::Get { .. } | Operation::Find { .. } | Operation::Delete { .. } => None,
+            Operation::Create { body }
+            | Operation::CreateOrGet { body }
+            | Operation::Update { body, .. }
+            | Operation::CreateEvent { body, .. }
+            | Operation::CancelEvent { body, .. } => Some(body),
+            Operation::Get { .. }
+            | Operation::Find { .. }
+            | Operation::Delete { .. }
+            | Operation::DeleteEvent { .. } => None,
         }
     }
 
@@ -90,15 +117,22 @@ impl Operation {
             Operation::CreateOrGet { .. } => Expect::CreatedOrExisting,
             Operation::Get { .. } | Operation::Update { .. } => Expect::Meeting,
             Operation::Find { .. } => Expect::Meetings,
-            Operation::Delete { .. } => Expect::Nothing,
+            Operation::Delete { .. } | Operation::CancelEvent { .. } | Operation::DeleteEvent { .. } => Expect::Nothing,
+            Operation::CreateEvent { .. } => Expect::Event,
         }
     }
 
     /// Whether sending it again, after an attempt Graph may have processed, does no harm:
-    /// reads, PATCH (the same values again) and DELETE (a second one finds nothing), and
-    /// createOrGet (it returns the meeting the first attempt made). Only a plain create is not.
+    /// reads, PATCH (the same values again) and DELETE (a second one finds nothing), createOrGet
+    /// (it returns the meeting the first attempt made) and an event with a transactionId. Not a
+    /// plain create (a second meeting), an event without one (a second invitation), or a
+    /// cancellation (a second notice).
     pub fn is_idempotent(&self) -> bool {
-        !matches!(self, Operation::Create { .. })
+        match self {
+            Operation::Create { .. } | Operation::CancelEvent { .. } => false,
+            Operation::CreateEvent { transaction, .. } => *transaction,
+            _ => true,
+        }
     }
 }
 
@@ -144,7 +178,7 @@ mod tests {
     }
 
     #[test]
-    fn only_a_plain_create_is_not_idempotent() {
+    fn only_what_could_duplicate_is_not_idempotent() {
         let id = || ResourceId::parse("m", "m").unwrap();
         let ops = [
             (Operation::Create { body: Bytes::new() }, false, Method::POST),
@@ -153,6 +187,10 @@ mod tests {
             (Operation::Find { key: FindKey::JoinMeetingId("1".into()) }, true, Method::GET),
             (Operation::Update { meeting: id(), body: Bytes::new() }, true, Method::PATCH),
             (Operation::Delete { meeting: id() }, true, Method::DELETE),
+            (Operation::CreateEvent { body: Bytes::new(), transaction: false }, false, Method::POST),
+            (Operation::CreateEvent { body: Bytes::new(), transaction: true }, true, Method::POST),
+            (Operation::CancelEvent { event: id(), body: Bytes::new() }, false, Method::POST),
+            (Operation::DeleteEvent { event: id() }, true, Method::DELETE),
         ];
         for (op, idempotent, method) in ops {
             assert_eq!(op.is_idempotent(), idempotent, "{op:?}");

@@ -37,6 +37,10 @@ pub(super) const GET: Rpc = Rpc { name: "Get", full_name: "meetings.v1.MeetingSe
 pub(super) const FIND: Rpc = Rpc { name: "Find", full_name: "meetings.v1.MeetingService/Find", audit: None };
 pub(super) const UPDATE: Rpc =
     Rpc { name: "Update", full_name: "meetings.v1.MeetingService/Update", audit: Some("meeting update") };
+pub(super) const SCHEDULE: Rpc =
+    Rpc { name: "Schedule", full_name: "meetings.v1.MeetingService/Schedule", audit: Some("meeting schedule") };
+pub(super) const CANCEL: Rpc =
+    Rpc { name: "Cancel", full_name: "meetings.v1.MeetingService/Cancel", audit: Some("event cancel") };
 pub(super) const DELETE: Rpc =
     Rpc { name: "Delete", full_name: "meetings.v1.MeetingService/Delete", audit: Some("meeting delete") };
 

@@ -140,6 +140,159 @@ pub fn delete_command(request: pb::DeleteRequest) -> Result<DeleteMeeting, Valid
     validated(target.map(|target| DeleteMeeting { target, allow_missing: request.allow_missing }), violations)
 }
 
+pub fn schedule_command(
+    request: pb::ScheduleRequest,
+    metadata_language: Option<&str>,
+) -> Result<domain::ScheduleMeeting, ValidationError> {
+    let mut violations = Vec::new();
+    let tenant = keep(&mut violations, TenantId::parse("tenant_id", &request.tenant_id));
+    let organizer = keep(&mut violations, UserId::parse("user_id", &request.user_id));
+    let language = language(&mut violations, &request.language, metadata_language);
+    let event = match request.event {
+        Some(event) => {
+            let event = event_from_proto(event, &mut violations);
+            domain::validate_new_event(&event, &mut violations);
+            Some(Box::new(event))
+        }
+        None => {
+            violations.push(FieldViolation::new("event", "is required"));
+            None
+        }
+    };
+    let meeting_options = request.meeting_options.map(|options| {
+        let mut reader = Reader { violations: &mut violations };
+        let options = Box::new((*options).read(&mut reader, &Path::Root("meeting_options")));
+        let properties = domain::meeting_option_properties(&options, &mut violations);
+        (options, properties)
+    });
+    let transaction_id = match request.transaction_id.as_str() {
+        "" => None,
+        id if id.chars().count() > domain::MAX_TRANSACTION_ID_CHARS || id.chars().any(char::is_control) => {
+            violations.push(FieldViolation::new(
+                "transaction_id",
+                "must be at most 255 characters without control characters",
+            ));
+            None
+        }
+        id => Some(id.to_owned()),
+    };
+    let command = (|| {
+        Some(domain::ScheduleMeeting {
+            tenant: tenant?,
+            organizer: organizer?,
+            event: event?,
+            meeting_options,
+            transaction_id,
+            language,
+        })
+    })();
+    validated(command, violations)
+}
+
+fn event_from_proto(event: pb::CalendarEvent, violations: &mut Vec<FieldViolation>) -> domain::CalendarEvent {
+    let mut reader = Reader { violations };
+    let root = Path::Root("event");
+    let body = event.body.map(|body| body.read(&mut reader, &Path::Field(&root, "body")));
+    let start = reader.time(&Path::Field(&root, "start"), event.start);
+    let end = reader.time(&Path::Field(&root, "end"), event.end);
+    let time_zone = event.time_zone.and_then(|name| {
+        domain::EventTimeZone::parse("event.time_zone", &name).map_err(|v| reader.violations.push(v)).ok()
+    });
+    let attendees = event
+        .attendees
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let kind = match pb::AttendeeType::try_from(a.r#type) {
+                Ok(pb::AttendeeType::Unspecified) => None,
+                Ok(pb::AttendeeType::Required) => Some(domain::AttendeeType::Required),
+                Ok(pb::AttendeeType::Optional) => Some(domain::AttendeeType::Optional),
+                Ok(pb::AttendeeType::Resource) => Some(domain::AttendeeType::Resource),
+                Err(_) => {
+                    let field = format!("event.attendees[{i}].type");
+                    reader.violations.push(FieldViolation::new(field, format!("has no enum value {}", a.r#type)));
+                    None
+                }
+            };
+            domain::Attendee { email: a.email, name: Some(a.name).filter(|n| !n.is_empty()), kind }
+        })
+        .collect();
+    domain::CalendarEvent {
+        id: event.id,
+        subject: event.subject,
+        body,
+        start,
+        end,
+        time_zone,
+        location: event.location,
+        attendees,
+        allow_new_time_proposals: event.allow_new_time_proposals,
+        is_reminder_on: event.is_reminder_on,
+        reminder_minutes_before_start: event.reminder_minutes_before_start,
+        ical_uid: event.ical_uid,
+        web_link: event.web_link,
+        join_url: None,
+        is_online_meeting: None,
+        online_meeting_provider: None,
+    }
+}
+
+fn event_to_proto(event: domain::CalendarEvent) -> pb::CalendarEvent {
+    pb::CalendarEvent {
+        id: event.id,
+        subject: event.subject,
+        body: event.body.map(IntoProto::into_proto),
+        start: timestamp(event.start),
+        end: timestamp(event.end),
+        time_zone: event.time_zone.map(|z| z.name),
+        location: event.location,
+        attendees: event
+            .attendees
+            .into_iter()
+            .map(|a| pb::Attendee {
+                email: a.email,
+                name: a.name.unwrap_or_default(),
+                r#type: match a.kind {
+                    None => pb::AttendeeType::Unspecified,
+                    Some(domain::AttendeeType::Required) => pb::AttendeeType::Required,
+                    Some(domain::AttendeeType::Optional) => pb::AttendeeType::Optional,
+                    Some(domain::AttendeeType::Resource) => pb::AttendeeType::Resource,
+                } as i32,
+            })
+            .collect(),
+        allow_new_time_proposals: event.allow_new_time_proposals,
+        is_reminder_on: event.is_reminder_on,
+        reminder_minutes_before_start: event.reminder_minutes_before_start,
+        ical_uid: event.ical_uid,
+        web_link: event.web_link,
+    }
+}
+
+pub fn cancel_command(request: pb::CancelRequest) -> Result<domain::CancelEvent, ValidationError> {
+    let mut violations = Vec::new();
+    let tenant = keep(&mut violations, TenantId::parse("tenant_id", &request.tenant_id));
+    let organizer = keep(&mut violations, UserId::parse("user_id", &request.user_id));
+    let event = keep(&mut violations, ResourceId::parse("event_id", &request.event_id));
+    if request.comment.chars().count() > 10_000 {
+        violations.push(FieldViolation::new("comment", "must be at most 10000 characters"));
+    }
+    let comment = Some(request.comment).filter(|c| !c.is_empty());
+    let command = (|| Some(domain::CancelEvent { tenant: tenant?, organizer: organizer?, event: event?, comment }))();
+    validated(command, violations)
+}
+
+pub fn schedule_response(scheduled: domain::MeetingScheduled) -> pb::ScheduleResponse {
+    pb::ScheduleResponse {
+        event: Some(event_to_proto(*scheduled.event)),
+        meeting: Some(Box::new(meeting_to_proto(*scheduled.meeting))),
+        graph_request_id: scheduled.graph_request_id.unwrap_or_default(),
+    }
+}
+
+pub fn cancel_response(cancelled: domain::EventCancelled) -> pb::CancelResponse {
+    pb::CancelResponse { graph_request_id: cancelled.graph_request_id.unwrap_or_default() }
+}
+
 pub fn get_response(found: domain::MeetingFound) -> pb::GetResponse {
     pb::GetResponse {
         meeting: Some(Box::new(meeting_to_proto(*found.meeting))),

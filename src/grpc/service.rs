@@ -177,6 +177,33 @@ impl MeetingService for MeetingApi {
         })
         .await
     }
+
+    async fn schedule(&self, request: Request<pb::ScheduleRequest>) -> Result<Response<pb::ScheduleResponse>, Status> {
+        self.call(&call::SCHEDULE, request, |call, request| async move {
+            let validate_only = request.validate_only;
+            let command = validate(|| convert::schedule_command(request, call.language.as_deref()))?;
+            let tenant = self.access.authorize(&call.context.caller, &command.tenant, &command.organizer)?;
+            if let Some((options, _)) = &command.meeting_options {
+                tenant.admits(options)?;
+            }
+            if validate_only {
+                return Ok(pb::ScheduleResponse::default());
+            }
+            let scheduled = self.pipeline.schedule(&call.context, &tenant, command).await?;
+            Ok(convert::schedule_response(scheduled))
+        })
+        .await
+    }
+
+    async fn cancel(&self, request: Request<pb::CancelRequest>) -> Result<Response<pb::CancelResponse>, Status> {
+        self.call(&call::CANCEL, request, |call, request| async move {
+            let command = validate(|| convert::cancel_command(request))?;
+            let tenant = self.access.authorize(&call.context.caller, &command.tenant, &command.organizer)?;
+            let cancelled = self.pipeline.cancel(&call.context, &tenant, command).await?;
+            Ok(convert::cancel_response(cancelled))
+        })
+        .await
+    }
 }
 
 /// Validation, in its own span.
@@ -218,6 +245,54 @@ macro_rules! names_a_meeting {
 }
 
 names_a_meeting!(pb::GetRequest, pb::UpdateRequest, pb::DeleteRequest);
+
+impl Subject for pb::ScheduleRequest {
+    fn tenant_id(&self) -> &str {
+        &self.tenant_id
+    }
+
+    fn organizer(&self) -> &str {
+        &self.user_id
+    }
+
+    fn external_id(&self) -> Option<&str> {
+        Some(self.transaction_id.as_str()).filter(|id| !id.is_empty())
+    }
+}
+
+impl Subject for pb::CancelRequest {
+    fn tenant_id(&self) -> &str {
+        &self.tenant_id
+    }
+
+    fn organizer(&self) -> &str {
+        &self.user_id
+    }
+
+    fn meeting_id(&self) -> Option<&str> {
+        Some(&self.event_id)
+    }
+}
+
+impl Outcome for pb::ScheduleResponse {
+    fn meeting_id(&self) -> Option<&str> {
+        self.meeting.as_ref().and_then(|m| m.id.as_deref())
+    }
+
+    fn graph_request_id(&self) -> &str {
+        &self.graph_request_id
+    }
+}
+
+impl Outcome for pb::CancelResponse {
+    fn meeting_id(&self) -> Option<&str> {
+        None
+    }
+
+    fn graph_request_id(&self) -> &str {
+        &self.graph_request_id
+    }
+}
 
 impl Subject for pb::FindRequest {
     fn tenant_id(&self) -> &str {

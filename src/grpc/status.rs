@@ -25,8 +25,42 @@ pub fn to_status(error: &Error, correlation: &Correlation) -> Status {
         metadata.insert("trace_id".to_owned(), trace_id.clone());
     }
     let mut details = ErrorDetails::new();
+    let (code, reason, message) = classify(error, correlation, &mut metadata, &mut details);
+    details.set_error_info(reason, DOMAIN, metadata);
+    Status::with_error_details(code, message, details)
+}
 
-    let (code, reason, message) = match error {
+/// The row of the table for `error`: its code, reason and message, and what it adds to the
+/// ErrorInfo metadata and the other details.
+fn classify(
+    error: &Error,
+    correlation: &Correlation,
+    metadata: &mut HashMap<String, String>,
+    details: &mut ErrorDetails,
+) -> (Code, &'static str, String) {
+    match error {
+        Error::Scheduled { step, event_id, source } => {
+            // The step's own row, and what the caller needs to retry (same transaction_id) or
+            // cancel: which step failed, and the event that exists.
+            let (code, reason, message) = classify(source, correlation, metadata, details);
+            metadata.insert("event_id".to_owned(), event_id.clone());
+            metadata.insert("failed_step".to_owned(), (*step).to_owned());
+            let message = format!(
+                "the calendar event {event_id} was created, but {step} failed: {message}; retry with the same transaction_id, or cancel the event"
+            );
+            (code, reason, message)
+        }
+        Error::TeamsNotEnabledForCalendar { event_id, graph_request_id } => {
+            metadata.insert("event_id".to_owned(), event_id.clone());
+            if let Some(id) = graph_request_id {
+                metadata.insert("graph_request_id".to_owned(), id.clone());
+            }
+            (
+                Code::FailedPrecondition,
+                "TEAMS_NOT_ENABLED_FOR_CALENDAR",
+                "the organizer's calendar made the event without a Teams meeting (Teams is not an allowed online meeting provider of the mailbox); the event was deleted".to_owned(),
+            )
+        }
         Error::Invalid(invalid) => {
             for v in &invalid.violations {
                 details.add_bad_request_violation(v.field.clone(), v.description.clone());
@@ -63,7 +97,7 @@ pub fn to_status(error: &Error, correlation: &Correlation) -> Status {
             };
             (Code::DeadlineExceeded, "DEADLINE_EXCEEDED", message.to_owned())
         }
-        Error::Identity { tenant, source } => identity_status(tenant, source, &mut metadata, &mut details),
+        Error::Identity { tenant, source } => identity_status(tenant, source, metadata, details),
         Error::MeetingNotFound { graph_request_id } => {
             if let Some(id) = graph_request_id {
                 metadata.insert("graph_request_id".to_owned(), id.clone());
@@ -81,11 +115,9 @@ pub fn to_status(error: &Error, correlation: &Correlation) -> Status {
             if let Some(id) = &correlation.client_request_id {
                 metadata.insert("client_request_id".to_owned(), id.clone());
             }
-            graph_status(source, &mut metadata, &mut details)
+            graph_status(source, metadata, details)
         }
-    };
-    details.set_error_info(reason, DOMAIN, metadata);
-    Status::with_error_details(code, message, details)
+    }
 }
 
 fn identity_status(
