@@ -198,21 +198,21 @@ echo "SERVING on $address; emulator $emulator"
 # --- 4. examples and grpcurl --------------------------------------------------------------------
 say "examples against the service"
 args=(--address "$address" --emulator "$emulator")
-check python "$python_venv/bin/python" examples/python/create_meeting.py "${args[@]}"
-check node node examples/node/dist/src/create-meeting.js "${args[@]}"
-check rust "$target_dir/debug/create-meeting" "${args[@]}"
-check go examples/go/bin/create-meeting "${args[@]}"
+check python "$python_venv/bin/python" examples/python/meeting_lifecycle.py "${args[@]}"
+check node node examples/node/dist/src/meeting-lifecycle.js "${args[@]}"
+check rust "$target_dir/debug/meeting-lifecycle" "${args[@]}"
+check go examples/go/bin/meeting-lifecycle "${args[@]}"
 check java examples/java/run.sh "${args[@]}"
 # The environment variables instead of flags, without the dev-mode demos.
 check python-env env MEETING_SERVICE_ADDRESS="$address" \
-  "$python_venv/bin/python" examples/python/create_meeting.py
+  "$python_venv/bin/python" examples/python/meeting_lifecycle.py
 # Each example is a test: it must fail when the service answers otherwise (an unknown tenant
 # gives PERMISSION_DENIED instead of a meeting).
 unknown_tenant=(--address "$address" --tenant 00000000-0000-4000-8000-000000000000)
-check python-detects-mismatch expect_failure "$python_venv/bin/python" examples/python/create_meeting.py "${unknown_tenant[@]}"
-check node-detects-mismatch expect_failure node examples/node/dist/src/create-meeting.js "${unknown_tenant[@]}"
-check rust-detects-mismatch expect_failure "$target_dir/debug/create-meeting" "${unknown_tenant[@]}"
-check go-detects-mismatch expect_failure examples/go/bin/create-meeting "${unknown_tenant[@]}"
+check python-detects-mismatch expect_failure "$python_venv/bin/python" examples/python/meeting_lifecycle.py "${unknown_tenant[@]}"
+check node-detects-mismatch expect_failure node examples/node/dist/src/meeting-lifecycle.js "${unknown_tenant[@]}"
+check rust-detects-mismatch expect_failure "$target_dir/debug/meeting-lifecycle" "${unknown_tenant[@]}"
+check go-detects-mismatch expect_failure examples/go/bin/meeting-lifecycle "${unknown_tenant[@]}"
 check java-detects-mismatch expect_failure examples/java/run.sh "${unknown_tenant[@]}"
 
 say "grpcurl through server reflection (no proto files)"

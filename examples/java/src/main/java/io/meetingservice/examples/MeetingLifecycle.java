@@ -47,7 +47,7 @@ import java.util.concurrent.TimeUnit;
  * a 403 from Graph and a throttled call whose RetryInfo it honours. It is also a test: it exits
  * non-zero when the service does not answer as documented.
  */
-public final class CreateMeeting {
+public final class MeetingLifecycle {
   private static final String DEV_TENANT = "7d0f7a6e-3c1b-4f7e-9a5d-2b8c6e4f1a90";
   private static final String DEV_ORGANIZER = "adele.vance@contoso.example";
   /** A dev-mode organizer without a Teams application access policy: Graph answers 403. */
@@ -89,7 +89,7 @@ public final class CreateMeeting {
   private final MeetingServiceGrpc.MeetingServiceBlockingStub stub;
   private final Config config;
 
-  CreateMeeting(MeetingServiceGrpc.MeetingServiceBlockingStub stub, Config config) {
+  MeetingLifecycle(MeetingServiceGrpc.MeetingServiceBlockingStub stub, Config config) {
     this.stub = stub;
     this.config = config;
   }
@@ -290,7 +290,7 @@ public final class CreateMeeting {
     ManagedChannel channel = ManagedChannelBuilder.forTarget(config.address()).usePlaintext().build();
     int exitCode = 0;
     try {
-      CreateMeeting example = new CreateMeeting(MeetingServiceGrpc.newBlockingStub(channel), config);
+      MeetingLifecycle example = new MeetingLifecycle(MeetingServiceGrpc.newBlockingStub(channel), config);
       example.createMeeting();
       example.invalidRequest();
       if (config.emulator() != null) {

@@ -4,7 +4,7 @@
 // structured error details (google.rpc.ErrorInfo, RetryInfo, BadRequest) of a failed call.
 //
 //   npm ci && npm run build      # generates the TypeScript types from the proto, compiles
-//   node dist/src/create-meeting.js [--address HOST:PORT] [--tenant GUID] [--user UPN] [--emulator URL]
+//   node dist/src/meeting-lifecycle.js [--address HOST:PORT] [--tenant GUID] [--user UPN] [--emulator URL]
 //
 // Every flag has an environment variable: MEETING_SERVICE_ADDRESS, MEETING_SERVICE_TENANT,
 // MEETING_SERVICE_USER, MEETING_SERVICE_EMULATOR. The defaults are the dev-mode tenant and
