@@ -265,13 +265,13 @@ func updateMeeting(client meetingsv1.MeetingServiceClient, cfg config, meeting *
 func deleteMeeting(client meetingsv1.MeetingServiceClient, cfg config, meeting *meetingsv1.OnlineMeeting) error {
 	ctx, cancel := callContext(deadline, newTrace())
 	defer cancel()
-	_, err := client.Delete(ctx, &meetingsv1.DeleteRequest{TenantId: cfg.tenant, UserId: cfg.user, MeetingId: meeting.GetId()})
-	if err != nil {
+	del := &meetingsv1.DeleteRequest{TenantId: cfg.tenant, UserId: cfg.user, MeetingId: meeting.GetId()}
+	if _, err := client.Delete(ctx, del); err != nil {
 		return err
 	}
 	fmt.Println("deleted meeting")
 	get := &meetingsv1.GetRequest{TenantId: cfg.tenant, UserId: cfg.user, MeetingId: meeting.GetId()}
-	_, err = expectError("Get after Delete", deadline, codes.NotFound, "GRAPH_NOT_FOUND",
+	_, err := expectError("Get after Delete", deadline, codes.NotFound, "GRAPH_NOT_FOUND",
 		func(ctx context.Context) error {
 			_, err := client.Get(ctx, get)
 			return err
