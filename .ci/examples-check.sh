@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every client example in examples/ as a test against the real service in dev mode, plus
-# grpcurl through server reflection only (no proto files): list, describe, a Create, health.
+# grpcurl through server reflection only (no proto files): list, describe, a Create, health, and
+# the grpcurl lines of README.md's dev-mode section (one per RPC) and of the dev-mode banner, as
+# written.
 #
 #   1. installs what it needs, skipping what is already there: Go 1.19, Java 17, protoc and the
 #      gRPC libraries and plugins from Debian (apt-get); the Python example's pinned packages and
@@ -8,9 +10,11 @@
 #   2. builds the service (cargo build --locked -p meeting-service) and the examples (Python stubs, TypeScript, Rust,
 #      Go, Java);
 #   3. starts `meeting-service --dev` on a free loopback port, waits until it is SERVING;
-#   4. runs each example against it (each creates a meeting, prints the join URL and checks the
-#      error details: ErrorInfo, BadRequest, RetryInfo; non-zero exit on any mismatch), checks that
-#      each example also fails when the service answers otherwise, then the grpcurl calls;
+#   4. runs each example against it (each creates a meeting and prints the join URL, gets it, finds
+#      it by that URL, updates its subject and lobby with a FieldMask, deletes it and expects Get to
+#      be NOT_FOUND, and checks the error details: ErrorInfo, BadRequest, RetryInfo; non-zero exit
+#      on any mismatch), checks that each example also fails when the service answers otherwise
+#      (an unknown tenant; a Delete that deletes nothing), then the grpcurl calls;
 #   5. stops the service and prints a summary; exits non-zero when any check failed.
 #
 # Usage: .ci/examples-check.sh            (unattended: CI=true, no stdin; root for apt-get)
@@ -98,6 +102,20 @@ expect_failure() {
     return 1
   fi
   echo "exited non-zero, as expected"
+}
+# expect_mismatch MESSAGE COMMAND...: succeeds when COMMAND exits non-zero having printed MESSAGE,
+# i.e. it failed for the reason under test and not another.
+expect_mismatch() {
+  local message=$1 out status=0
+  shift
+  out=$("$@" 2>&1) || status=$?
+  tail -n 3 <<<"$out"
+  if ((status == 0)); then
+    echo "expected a non-zero exit status, got 0"
+    return 1
+  fi
+  grep -qF -- "$message" <<<"$out" || { echo "exited $status, but without \"$message\""; return 1; }
+  echo "exited $status with \"$message\", as expected"
 }
 
 # --- 2. builds ----------------------------------------------------------------------------------
@@ -198,22 +216,49 @@ echo "SERVING on $address; emulator $emulator"
 # --- 4. examples and grpcurl --------------------------------------------------------------------
 say "examples against the service"
 args=(--address "$address" --emulator "$emulator")
-check python "$python_venv/bin/python" examples/python/create_meeting.py "${args[@]}"
-check node node examples/node/dist/src/create-meeting.js "${args[@]}"
-check rust "$target_dir/debug/create-meeting" "${args[@]}"
-check go examples/go/bin/create-meeting "${args[@]}"
+check python "$python_venv/bin/python" examples/python/meeting_lifecycle.py "${args[@]}"
+check node node examples/node/dist/src/meeting-lifecycle.js "${args[@]}"
+check rust "$target_dir/debug/meeting-lifecycle" "${args[@]}"
+check go examples/go/bin/meeting-lifecycle "${args[@]}"
 check java examples/java/run.sh "${args[@]}"
 # The environment variables instead of flags, without the dev-mode demos.
 check python-env env MEETING_SERVICE_ADDRESS="$address" \
-  "$python_venv/bin/python" examples/python/create_meeting.py
+  "$python_venv/bin/python" examples/python/meeting_lifecycle.py
 # Each example is a test: it must fail when the service answers otherwise (an unknown tenant
 # gives PERMISSION_DENIED instead of a meeting).
 unknown_tenant=(--address "$address" --tenant 00000000-0000-4000-8000-000000000000)
-check python-detects-mismatch expect_failure "$python_venv/bin/python" examples/python/create_meeting.py "${unknown_tenant[@]}"
-check node-detects-mismatch expect_failure node examples/node/dist/src/create-meeting.js "${unknown_tenant[@]}"
-check rust-detects-mismatch expect_failure "$target_dir/debug/create-meeting" "${unknown_tenant[@]}"
-check go-detects-mismatch expect_failure examples/go/bin/create-meeting "${unknown_tenant[@]}"
+check python-detects-mismatch expect_failure "$python_venv/bin/python" examples/python/meeting_lifecycle.py "${unknown_tenant[@]}"
+check node-detects-mismatch expect_failure node examples/node/dist/src/meeting-lifecycle.js "${unknown_tenant[@]}"
+check rust-detects-mismatch expect_failure "$target_dir/debug/meeting-lifecycle" "${unknown_tenant[@]}"
+check go-detects-mismatch expect_failure examples/go/bin/meeting-lifecycle "${unknown_tenant[@]}"
 check java-detects-mismatch expect_failure examples/java/run.sh "${unknown_tenant[@]}"
+# emulator_faults [FAULT_JSON...]: clears the emulator's fault queue, then queues these in order.
+emulator_faults() {
+  "$python_venv/bin/python" - "$emulator" "$@" <<'EOF'
+import sys, urllib.request
+url = sys.argv[1].rstrip("/") + "/_emulator/faults"
+urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=5)
+for fault in sys.argv[2:]:
+    post = urllib.request.Request(url, data=fault.encode(), headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(post, timeout=5)
+EOF
+}
+# A Delete that deletes nothing must fail each example at its Get after Delete. Without
+# --emulator an example's Graph requests are Create, Get, Find, Update, Delete, Get (the invalid
+# request never reaches Graph), so the emulator answers the first four normally (a zero delay) and
+# the fifth, the DELETE, with a bare 204 without deleting.
+undeleted() {
+  local status=0
+  emulator_faults '{"target":"graph","delayMs":0,"times":4}' '{"target":"graph","status":204}' || return 1
+  expect_mismatch "Get after Delete succeeded, expected an error" "$@" --address "$address" || status=$?
+  emulator_faults # what an example that stopped early left queued must not reach the next check
+  return "$status"
+}
+check python-detects-undeleted undeleted "$python_venv/bin/python" examples/python/meeting_lifecycle.py
+check node-detects-undeleted undeleted node examples/node/dist/src/meeting-lifecycle.js
+check rust-detects-undeleted undeleted "$target_dir/debug/meeting-lifecycle"
+check go-detects-undeleted undeleted examples/go/bin/meeting-lifecycle
+check java-detects-undeleted undeleted examples/java/run.sh
 
 say "grpcurl through server reflection (no proto files)"
 grpcurl_list() {
@@ -247,6 +292,71 @@ assert url.startswith("https://teams.microsoft.com/l/meetup-join/"), url
 assert response["created"] is True, response.get("created")
 EOF
 }
+# grpcurl_lines SOURCE RPC...: runs the one-line `grpcurl ... meetings.v1.MeetingService/RPC`
+# commands of SOURCE (a Markdown file, or the service's log with its banner) as written, in order,
+# and checks their answers; SOURCE must hold exactly the RPCs named. 127.0.0.1:50051 becomes the
+# service's address, MEETING_ID and JOIN_WEB_URL what the Create line answered. After Delete, the
+# Get line is run again and must answer NotFound.
+grpcurl_lines() {
+  "$python_venv/bin/python" - "$grpcurl" "$address" "$@" <<'EOF'
+import json, re, shlex, subprocess, sys
+
+grpcurl, address, source, *expected = sys.argv[1:]
+text = re.sub(r"\x1b\[[0-9;]*m", "", open(source, encoding="utf-8").read())
+commands = {}
+for line in text.splitlines():
+    match = re.fullmatch(r"\s*grpcurl -plaintext .* meetings\.v1\.MeetingService/(\w+)", line)
+    if match:
+        commands[match.group(1)] = line.strip()
+if sorted(commands) != sorted(expected):
+    sys.exit(f"{source}: grpcurl lines for {sorted(commands)}, expected {sorted(expected)}")
+values = {"127.0.0.1:50051": address}
+
+
+def run(rpc):
+    argv = [grpcurl, "-max-time", "10", *shlex.split(commands[rpc])[1:]]
+    for placeholder, value in values.items():
+        argv = [arg.replace(placeholder, value) for arg in argv]
+    return subprocess.run(argv, capture_output=True, text=True), json.loads(argv[argv.index("-d") + 1])
+
+
+def camel(name):
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def holds(sent, answered):
+    """Whether every value sent (snake_case names) is in the answer (proto3 JSON: camelCase)."""
+    if isinstance(sent, dict):
+        return isinstance(answered, dict) and all(holds(v, answered.get(camel(k))) for k, v in sent.items())
+    return sent == answered
+
+
+for rpc in commands:  # in the order written
+    done, request = run(rpc)
+    if done.returncode != 0:
+        sys.exit(f"{rpc} failed (exit {done.returncode}): {done.stderr.strip()}")
+    meeting = json.loads(done.stdout).get("meeting", {})
+    if rpc == "Create":
+        values["MEETING_ID"], values["JOIN_WEB_URL"] = meeting["id"], meeting["joinWebUrl"]
+        assert meeting["joinWebUrl"].startswith("https://teams.microsoft.com/l/meetup-join/"), meeting
+        print(f"Create: meeting {meeting['id'][:24]}..., subject {meeting.get('subject')!r}")
+    elif rpc in ("Get", "Find"):
+        assert meeting.get("id") == values["MEETING_ID"], f"{rpc} answered another meeting: {meeting.get('id')}"
+        print(f"{rpc}: the same meeting, subject {meeting.get('subject')!r}")
+    elif rpc == "Update":
+        for path in request["update_mask"]["paths"]:
+            sent, answered = request["meeting"].get(path), meeting.get(camel(path))
+            assert holds(sent, answered), f"Update sent {path} = {sent}, answered {answered}"
+            print(f"Update: {path} = {answered}")
+    elif rpc == "Delete":
+        print("Delete: OK")
+        if "Get" in commands:
+            done, _ = run("Get")
+            assert done.returncode != 0 and "Code: NotFound" in done.stderr, f"Get after Delete: {done}"
+            print("Get after Delete: NotFound")
+EOF
+}
 grpcurl_health() {
   local service out
   for service in "" meetings.v1.MeetingService; do
@@ -259,6 +369,8 @@ grpcurl_health() {
 check grpcurl-list grpcurl_list
 check grpcurl-describe grpcurl_describe
 check grpcurl-create grpcurl_create
+check grpcurl-readme grpcurl_lines README.md Create Get Find Update Delete
+check grpcurl-banner grpcurl_lines "$logs/service.log" Create Get
 check grpcurl-health grpcurl_health
 
 # --- 5. summary ---------------------------------------------------------------------------------

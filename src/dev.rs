@@ -85,9 +85,10 @@ fn banner(addr: SocketAddr, tenant_id: &str, graph: &str) -> String {
     Emulator:    {graph}  (GET /_emulator/requests, POST /_emulator/faults)
     Callers:     NOT authenticated (auth.mode = "none"): dev mode only
 
-Create a meeting:
+Create a meeting, then get it with the id Create answered in place of MEETING_ID:
 
     grpcurl -plaintext -d '{{"tenant_id":"{tenant_id}","user_id":"adele.vance@contoso.example","meeting":{{"subject":"Hello from meeting-service","start_date_time":"2030-01-15T15:00:00Z","end_date_time":"2030-01-15T15:30:00Z"}}}}' {target} meetings.v1.MeetingService/Create
+    grpcurl -plaintext -d '{{"tenant_id":"{tenant_id}","user_id":"adele.vance@contoso.example","meeting_id":"MEETING_ID"}}' {target} meetings.v1.MeetingService/Get
 "#
     )
 }

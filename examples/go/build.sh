@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Generates the Go stubs of meetings.v1 from ../../proto and builds bin/create-meeting.
+# Generates the Go stubs of meetings.v1 from ../../proto and builds bin/meeting-lifecycle.
 #
 # Uses Debian's Go 1.19 toolchain and libraries in GOPATH mode (no module proxy needed):
 #   apt-get install --no-install-recommends golang-go golang-google-grpc-dev \
@@ -22,5 +22,5 @@ protoc --proto_path="$proto_dir" \
 cd "$here"
 export GO111MODULE=off GOPATH="$gopath:/usr/share/gocode" GOFLAGS=''
 go vet .
-go build -o bin/create-meeting .
-echo "built $here/bin/create-meeting"
+go build -o bin/meeting-lifecycle .
+echo "built $here/bin/meeting-lifecycle"

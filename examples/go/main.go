@@ -1,10 +1,12 @@
-// Command create-meeting is a Go (grpc-go) client of meetings.v1.MeetingService.
+// Command meeting-lifecycle is a Go (grpc-go) client of meetings.v1.MeetingService.
 //
-// It creates a Teams meeting and prints its join URL, then shows how a Go caller reads the
-// structured error details (google.rpc.ErrorInfo, RetryInfo, BadRequest) of a failed call.
+// It walks a Teams meeting through its life: creates it and prints its join URL, gets it, finds it
+// by that URL, changes its subject and lobby with a FieldMask, deletes it (after which Get is
+// NOT_FOUND); then it shows how a Go caller reads the structured error details
+// (google.rpc.ErrorInfo, RetryInfo, BadRequest) of a failed call.
 //
 //	./build.sh
-//	bin/create-meeting [-address HOST:PORT] [-tenant GUID] [-user UPN] [-emulator URL]
+//	bin/meeting-lifecycle [-address HOST:PORT] [-tenant GUID] [-user UPN] [-emulator URL]
 //
 // Every flag has an environment variable: MEETING_SERVICE_ADDRESS, MEETING_SERVICE_TENANT,
 // MEETING_SERVICE_USER, MEETING_SERVICE_EMULATOR. The defaults are the dev-mode tenant and
@@ -32,6 +34,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	meetingsv1 "github.com/meeting-service/meeting-service/gen/go/meetings/v1"
@@ -123,15 +126,16 @@ func readDetails(st *status.Status) errorDetails {
 	return d
 }
 
-// expectError calls Create expecting an error with the given code and ErrorInfo reason.
-func expectError(client meetingsv1.MeetingServiceClient, req *meetingsv1.CreateRequest, timeout time.Duration,
-	code codes.Code, reason string) (errorDetails, error) {
+// expectError makes a call expecting an error with the given code and ErrorInfo reason; what
+// names the call in the mismatch when it succeeds.
+func expectError(what string, timeout time.Duration, code codes.Code, reason string,
+	call func(ctx context.Context) error) (errorDetails, error) {
 	trace := newTrace()
 	ctx, cancel := callContext(timeout, trace)
 	defer cancel()
-	_, err := client.Create(ctx, req)
+	err := call(ctx)
 	if err == nil {
-		return errorDetails{}, mismatch{"the call succeeded, expected an error"}
+		return errorDetails{}, mismatch{what + " succeeded, expected an error"}
 	}
 	st := status.Convert(err)
 	fmt.Printf("error as expected: %s: %s\n", st.Code(), st.Message())
@@ -156,6 +160,14 @@ func expectError(client meetingsv1.MeetingServiceClient, req *meetingsv1.CreateR
 	return d, nil
 }
 
+// create is a call of Create for expectError.
+func create(client meetingsv1.MeetingServiceClient, req *meetingsv1.CreateRequest) func(context.Context) error {
+	return func(ctx context.Context) error {
+		_, err := client.Create(ctx, req)
+		return err
+	}
+}
+
 func sortedMetadata(m map[string]string) string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -170,12 +182,12 @@ func sortedMetadata(m map[string]string) string {
 }
 
 // createMeeting: a successful Create with deadline and metadata; prints the join URL.
-func createMeeting(client meetingsv1.MeetingServiceClient, cfg config) error {
+func createMeeting(client meetingsv1.MeetingServiceClient, cfg config) (*meetingsv1.OnlineMeeting, error) {
 	ctx, cancel := callContext(deadline, newTrace())
 	defer cancel()
 	resp, err := client.Create(ctx, meetingRequest(cfg.tenant, cfg.user, "Go example"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	joinURL := resp.GetMeeting().GetJoinWebUrl()
 	fmt.Printf("created meeting, join URL: %s\n", joinURL)
@@ -189,16 +201,88 @@ func createMeeting(client meetingsv1.MeetingServiceClient, cfg config) error {
 			"join_information is not localized for de-DE"),
 	} {
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return resp.GetMeeting(), nil
+}
+
+// getAndFind: Get by id, and Find by the join URL (as from a link someone pasted): the same meeting.
+func getAndFind(client meetingsv1.MeetingServiceClient, cfg config, meeting *meetingsv1.OnlineMeeting) error {
+	ctx, cancel := callContext(deadline, newTrace()) // one deadline and trace for both calls
+	defer cancel()
+	got, err := client.Get(ctx, &meetingsv1.GetRequest{TenantId: cfg.tenant, UserId: cfg.user, MeetingId: meeting.GetId()})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("got meeting: subject %q\n", got.GetMeeting().GetSubject())
+	if err := check(got.GetMeeting().GetId() == meeting.GetId() && got.GetMeeting().GetSubject() == meeting.GetSubject(),
+		"Get returned another meeting"); err != nil {
+		return err
+	}
+
+	found, err := client.Find(ctx, &meetingsv1.FindRequest{TenantId: cfg.tenant, UserId: cfg.user,
+		Key: &meetingsv1.FindRequest_JoinWebUrl{JoinWebUrl: meeting.GetJoinWebUrl()}})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("found meeting by join URL: subject %q\n", found.GetMeeting().GetSubject())
+	return check(found.GetMeeting().GetId() == meeting.GetId(), "Find by join_web_url returned another meeting")
+}
+
+// updateMeeting: Update changes exactly the fields named in UpdateMask (snake_case), here the
+// subject and the lobby.
+func updateMeeting(client meetingsv1.MeetingServiceClient, cfg config, meeting *meetingsv1.OnlineMeeting) error {
+	ctx, cancel := callContext(deadline, newTrace())
+	defer cancel()
+	subject := "Go example, renamed (meeting-service examples)"
+	resp, err := client.Update(ctx, &meetingsv1.UpdateRequest{
+		TenantId:  cfg.tenant,
+		UserId:    cfg.user,
+		MeetingId: meeting.GetId(),
+		Meeting: &meetingsv1.OnlineMeeting{
+			Subject: proto.String(subject),
+			LobbyBypassSettings: &meetingsv1.LobbyBypassSettings{
+				Scope: meetingsv1.LobbyBypassScope_LOBBY_BYPASS_SCOPE_ORGANIZATION,
+			},
+		},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"subject", "lobby_bypass_settings"}},
+	})
+	if err != nil {
+		return err
+	}
+	updated := resp.GetMeeting()
+	scope := updated.GetLobbyBypassSettings().GetScope()
+	fmt.Printf("updated meeting: subject %q, lobby bypass %s\n", updated.GetSubject(), scope)
+	if err := check(updated.GetSubject() == subject, "Update returned subject %q", updated.GetSubject()); err != nil {
+		return err
+	}
+	return check(scope == meetingsv1.LobbyBypassScope_LOBBY_BYPASS_SCOPE_ORGANIZATION,
+		"Update returned lobby bypass scope %s", scope)
+}
+
+// deleteMeeting: Delete; then Get is NOT_FOUND (reason GRAPH_NOT_FOUND).
+func deleteMeeting(client meetingsv1.MeetingServiceClient, cfg config, meeting *meetingsv1.OnlineMeeting) error {
+	ctx, cancel := callContext(deadline, newTrace())
+	defer cancel()
+	del := &meetingsv1.DeleteRequest{TenantId: cfg.tenant, UserId: cfg.user, MeetingId: meeting.GetId()}
+	if _, err := client.Delete(ctx, del); err != nil {
+		return err
+	}
+	fmt.Println("deleted meeting")
+	get := &meetingsv1.GetRequest{TenantId: cfg.tenant, UserId: cfg.user, MeetingId: meeting.GetId()}
+	_, err := expectError("Get after Delete", deadline, codes.NotFound, "GRAPH_NOT_FOUND",
+		func(ctx context.Context) error {
+			_, err := client.Get(ctx, get)
+			return err
+		})
+	return err
 }
 
 // invalidRequest: INVALID_ARGUMENT, ErrorInfo reason INVALID_REQUEST, a BadRequest naming the field.
 func invalidRequest(client meetingsv1.MeetingServiceClient, cfg config) error {
-	d, err := expectError(client, meetingRequest("not-a-guid", cfg.user, "invalid"), deadline,
-		codes.InvalidArgument, "INVALID_REQUEST")
+	d, err := expectError("Create", deadline, codes.InvalidArgument, "INVALID_REQUEST",
+		create(client, meetingRequest("not-a-guid", cfg.user, "invalid")))
 	if err != nil {
 		return err
 	}
@@ -215,8 +299,8 @@ func invalidRequest(client meetingsv1.MeetingServiceClient, cfg config) error {
 
 // graphForbidden (dev mode): PERMISSION_DENIED; ErrorInfo metadata identifies the Graph request.
 func graphForbidden(client meetingsv1.MeetingServiceClient, cfg config) error {
-	d, err := expectError(client, meetingRequest(cfg.tenant, noPolicyOrganizer, "forbidden"), deadline,
-		codes.PermissionDenied, "GRAPH_FORBIDDEN")
+	d, err := expectError("Create", deadline, codes.PermissionDenied, "GRAPH_FORBIDDEN",
+		create(client, meetingRequest(cfg.tenant, noPolicyOrganizer, "forbidden")))
 	if err != nil {
 		return err
 	}
@@ -245,7 +329,7 @@ func throttledThenRetried(client meetingsv1.MeetingServiceClient, cfg config) er
 
 	req := meetingRequest(cfg.tenant, cfg.user, "throttled")
 	req.Meeting.ExternalId = proto.String("go-example-" + randomHex(8))
-	d, err := expectError(client, req, 2*time.Second, codes.ResourceExhausted, "GRAPH_THROTTLED")
+	d, err := expectError("Create", 2*time.Second, codes.ResourceExhausted, "GRAPH_THROTTLED", create(client, req))
 	if err != nil {
 		return err
 	}
@@ -295,8 +379,16 @@ func run() error {
 	defer conn.Close()
 	client := meetingsv1.NewMeetingServiceClient(conn)
 
-	if err := createMeeting(client, cfg); err != nil {
+	meeting, err := createMeeting(client, cfg)
+	if err != nil {
 		return err
+	}
+	for _, step := range []func(meetingsv1.MeetingServiceClient, config, *meetingsv1.OnlineMeeting) error{
+		getAndFind, updateMeeting, deleteMeeting,
+	} {
+		if err := step(client, cfg, meeting); err != nil {
+			return err
+		}
 	}
 	if err := invalidRequest(client, cfg); err != nil {
 		return err

@@ -1,6 +1,8 @@
-//! A tonic client of `meetings.v1.MeetingService`: creates a Teams meeting and prints its join
-//! URL, then shows how a Rust caller reads the structured error details (google.rpc.ErrorInfo,
-//! RetryInfo, BadRequest) with `tonic_types::StatusExt`.
+//! A tonic client of `meetings.v1.MeetingService` that walks a Teams meeting through its life:
+//! creates it and prints its join URL, gets it, finds it by that URL, changes its subject and lobby
+//! with a FieldMask, deletes it (after which Get is NOT_FOUND); then it shows how a Rust caller
+//! reads the structured error details (google.rpc.ErrorInfo, RetryInfo, BadRequest) with
+//! `tonic_types::StatusExt`.
 //!
 //!     cargo run -- --address 127.0.0.1:50051 [--tenant GUID] [--user UPN] [--emulator URL]
 //!
@@ -28,7 +30,10 @@ pub mod meetings {
 }
 
 use meetings::v1::meeting_service_client::MeetingServiceClient;
-use meetings::v1::{CreateRequest, CreateResponse, OnlineMeeting};
+use meetings::v1::{
+    find_request, CreateRequest, CreateResponse, DeleteRequest, FindRequest, GetRequest, LobbyBypassScope,
+    LobbyBypassSettings, OnlineMeeting, UpdateRequest,
+};
 
 const DEV_TENANT: &str = "7d0f7a6e-3c1b-4f7e-9a5d-2b8c6e4f1a90";
 const DEV_ORGANIZER: &str = "adele.vance@contoso.example";
@@ -71,7 +76,10 @@ async fn run() -> Outcome {
     let channel = endpoint.connect().await.map_err(|e| format!("cannot connect to {}: {e}", config.address))?;
     let mut client = MeetingServiceClient::new(channel);
 
-    create_meeting(&mut client, &config).await?;
+    let meeting = create_meeting(&mut client, &config).await?;
+    get_and_find(&mut client, &config, &meeting).await?;
+    update_meeting(&mut client, &config, &meeting).await?;
+    delete_meeting(&mut client, &config, &meeting).await?;
     invalid_request(&mut client, &config).await?;
     if let Some(emulator) = &config.emulator {
         graph_forbidden(&mut client, &config).await?;
@@ -83,7 +91,7 @@ async fn run() -> Outcome {
 }
 
 /// 1. A successful Create: deadline, accept-language and traceparent metadata, the join URL.
-async fn create_meeting(client: &mut Client, config: &Config) -> Outcome {
+async fn create_meeting(client: &mut Client, config: &Config) -> Result<OnlineMeeting, String> {
     let trace = TraceContext::new();
     let request = with_call_options(meeting_request(config, &config.user, "Rust example"), DEADLINE, &trace);
     let response: CreateResponse =
@@ -100,16 +108,84 @@ async fn create_meeting(client: &mut Client, config: &Config) -> Outcome {
     check(response.created, "created is false for a new meeting")?;
     check(!response.graph_request_id.is_empty(), "graph_request_id is empty")?;
     // accept-language: de-DE reached Graph, which localized the join information.
-    let join_information = meeting.join_information.and_then(|body| body.content).unwrap_or_default();
-    check(join_information.contains("de-DE"), "join_information is not localized for accept-language de-DE")
+    let join_information = meeting.join_information.as_ref().and_then(|body| body.content.as_deref()).unwrap_or("");
+    check(join_information.contains("de-DE"), "join_information is not localized for accept-language de-DE")?;
+    Ok(meeting)
 }
 
-/// 2. INVALID_ARGUMENT: ErrorInfo (reason INVALID_REQUEST) and a BadRequest naming the field.
+/// 2. Get by id, and Find by the join URL (as from a link someone pasted): the same meeting.
+async fn get_and_find(client: &mut Client, config: &Config, meeting: &OnlineMeeting) -> Outcome {
+    let get = get_request(config, meeting);
+    let request = with_call_options(get, DEADLINE, &TraceContext::new());
+    let got = client.get(request).await.map_err(|status| format!("Get failed: {}", describe(&status)))?;
+    let got = got.into_inner().meeting.unwrap_or_default();
+    println!("got meeting: subject {:?}", got.subject());
+    check(got.id == meeting.id && got.subject == meeting.subject, "Get returned another meeting")?;
+
+    let find = FindRequest {
+        tenant_id: config.tenant.clone(),
+        user_id: config.user.clone(),
+        key: Some(find_request::Key::JoinWebUrl(meeting.join_web_url().into())),
+        ..Default::default()
+    };
+    let request = with_call_options(find, DEADLINE, &TraceContext::new());
+    let found = client.find(request).await.map_err(|status| format!("Find failed: {}", describe(&status)))?;
+    let found = found.into_inner().meeting.unwrap_or_default();
+    println!("found meeting by join URL: subject {:?}", found.subject());
+    check(found.id == meeting.id, "Find by join_web_url returned another meeting")
+}
+
+/// 3. Update changes exactly the fields named in `update_mask` (snake_case): subject and lobby.
+async fn update_meeting(client: &mut Client, config: &Config, meeting: &OnlineMeeting) -> Outcome {
+    let subject = "Rust example, renamed (meeting-service examples)";
+    let update = UpdateRequest {
+        tenant_id: config.tenant.clone(),
+        user_id: config.user.clone(),
+        meeting_id: meeting.id().into(),
+        meeting: Some(OnlineMeeting {
+            subject: Some(subject.into()),
+            lobby_bypass_settings: Some(LobbyBypassSettings {
+                scope: LobbyBypassScope::Organization.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask { paths: vec!["subject".into(), "lobby_bypass_settings".into()] }),
+        ..Default::default()
+    };
+    let request = with_call_options(update, DEADLINE, &TraceContext::new());
+    let updated = client.update(request).await.map_err(|status| format!("Update failed: {}", describe(&status)))?;
+    let updated = updated.into_inner().meeting.unwrap_or_default();
+    let scope = updated.lobby_bypass_settings.map(|settings| settings.scope()).unwrap_or_default();
+    println!("updated meeting: subject {:?}, lobby bypass {}", updated.subject(), scope.as_str_name());
+    check(updated.subject() == subject, format!("Update returned subject {:?}", updated.subject()))?;
+    check(scope == LobbyBypassScope::Organization, format!("Update returned lobby bypass scope {scope:?}"))
+}
+
+/// 4. Delete; then Get is NOT_FOUND (reason GRAPH_NOT_FOUND).
+async fn delete_meeting(client: &mut Client, config: &Config, meeting: &OnlineMeeting) -> Outcome {
+    let delete = DeleteRequest {
+        tenant_id: config.tenant.clone(),
+        user_id: config.user.clone(),
+        meeting_id: meeting.id().into(),
+        ..Default::default()
+    };
+    let request = with_call_options(delete, DEADLINE, &TraceContext::new());
+    client.delete(request).await.map_err(|status| format!("Delete failed: {}", describe(&status)))?;
+    println!("deleted meeting");
+
+    let trace = TraceContext::new();
+    let get = get_request(config, meeting);
+    let status = expect_error("Get after Delete", client.get(with_call_options(get, DEADLINE, &trace)).await)?;
+    check_status(&status, Code::NotFound, "GRAPH_NOT_FOUND", &trace).map(drop)
+}
+
+/// 5. INVALID_ARGUMENT: ErrorInfo (reason INVALID_REQUEST) and a BadRequest naming the field.
 async fn invalid_request(client: &mut Client, config: &Config) -> Outcome {
     let trace = TraceContext::new();
     let mut message = meeting_request(config, &config.user, "invalid");
     message.tenant_id = "not-a-guid".into();
-    let status = expect_error(client, with_call_options(message, DEADLINE, &trace)).await?;
+    let status = expect_error("Create", client.create(with_call_options(message, DEADLINE, &trace)).await)?;
 
     check_status(&status, Code::InvalidArgument, "INVALID_REQUEST", &trace)?;
     let details = status.get_error_details();
@@ -123,11 +199,11 @@ async fn invalid_request(client: &mut Client, config: &Config) -> Outcome {
     )
 }
 
-/// 3. PERMISSION_DENIED from Graph (dev mode): ErrorInfo metadata identifies the Graph request.
+/// 6. PERMISSION_DENIED from Graph (dev mode): ErrorInfo metadata identifies the Graph request.
 async fn graph_forbidden(client: &mut Client, config: &Config) -> Outcome {
     let trace = TraceContext::new();
     let message = meeting_request(config, NO_POLICY_ORGANIZER, "forbidden");
-    let status = expect_error(client, with_call_options(message, DEADLINE, &trace)).await?;
+    let status = expect_error("Create", client.create(with_call_options(message, DEADLINE, &trace)).await)?;
 
     let info = check_status(&status, Code::PermissionDenied, "GRAPH_FORBIDDEN", &trace)?;
     for key in ["graph_request_id", "client_request_id"] {
@@ -136,7 +212,7 @@ async fn graph_forbidden(client: &mut Client, config: &Config) -> Outcome {
     Ok(())
 }
 
-/// 4. RESOURCE_EXHAUSTED (dev mode): the emulator throttles Graph once with Retry-After 2.128 s.
+/// 7. RESOURCE_EXHAUSTED (dev mode): the emulator throttles Graph once with Retry-After 2.128 s.
 ///
 /// With a 2 s deadline the service cannot retry in time and returns RetryInfo. The client waits
 /// that long and retries; `external_id` makes the retry idempotent (no duplicate meeting).
@@ -147,7 +223,7 @@ async fn throttled_then_retried(client: &mut Client, config: &Config, emulator: 
 
     let trace = TraceContext::new();
     let request = with_call_options(message.clone(), Duration::from_secs(2), &trace);
-    let status = expect_error(client, request).await?;
+    let status = expect_error("Create", client.create(request).await)?;
     check_status(&status, Code::ResourceExhausted, "GRAPH_THROTTLED", &trace)?;
     let retry_delay = status
         .get_error_details()
@@ -177,13 +253,22 @@ async fn throttled_then_retried(client: &mut Client, config: &Config, emulator: 
 }
 
 /// Sets the deadline (sent as `grpc-timeout` and enforced by the channel too) and the metadata.
-fn with_call_options(message: CreateRequest, deadline: Duration, trace: &TraceContext) -> Request<CreateRequest> {
+fn with_call_options<T>(message: T, deadline: Duration, trace: &TraceContext) -> Request<T> {
     let mut request = Request::new(message);
     request.set_timeout(deadline);
     let metadata = request.metadata_mut();
     metadata.insert("accept-language", MetadataValue::from_static("de-DE"));
     metadata.insert("traceparent", trace.traceparent.parse().expect("a traceparent is ASCII"));
     request
+}
+
+fn get_request(config: &Config, meeting: &OnlineMeeting) -> GetRequest {
+    GetRequest {
+        tenant_id: config.tenant.clone(),
+        user_id: config.user.clone(),
+        meeting_id: meeting.id().into(),
+        ..Default::default()
+    }
 }
 
 fn meeting_request(config: &Config, user: &str, subject: &str) -> CreateRequest {
@@ -197,14 +282,15 @@ fn meeting_request(config: &Config, user: &str, subject: &str) -> CreateRequest 
             end_date_time: Some((start + Duration::from_secs(30 * 60)).into()),
             ..Default::default()
         }),
-        // Empty: the service uses the accept-language metadata instead.
-        language: String::new(),
+        // `language` left empty: the service uses the accept-language metadata instead.
+        ..Default::default()
     }
 }
 
-async fn expect_error(client: &mut Client, request: Request<CreateRequest>) -> Result<Status, String> {
-    match client.create(request).await {
-        Ok(_) => Err("the call succeeded, expected an error".into()),
+/// The error of a call that should have failed; `what` names the call when it did not.
+fn expect_error<T>(what: &str, result: Result<tonic::Response<T>, Status>) -> Result<Status, String> {
+    match result {
+        Ok(_) => Err(format!("{what} succeeded, expected an error")),
         Err(status) => {
             println!("error as expected: {}", describe(&status));
             Ok(status)
@@ -315,7 +401,7 @@ fn parse_args() -> Result<Config, String> {
             "--emulator" => config.emulator = Some(value()?),
             _ => {
                 return Err(format!(
-                    "unknown argument {flag:?}; usage: create-meeting [--address HOST:PORT] \
+                    "unknown argument {flag:?}; usage: meeting-lifecycle [--address HOST:PORT] \
                      [--tenant GUID] [--user UPN_OR_ID] [--emulator URL]"
                 ))
             }

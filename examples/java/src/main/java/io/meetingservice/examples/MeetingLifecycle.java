@@ -1,6 +1,7 @@
 package io.meetingservice.examples;
 
 import com.google.protobuf.Any;
+import com.google.protobuf.FieldMask;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Timestamp;
 import com.google.rpc.BadRequest;
@@ -15,8 +16,14 @@ import io.grpc.protobuf.StatusProto;
 import io.grpc.stub.MetadataUtils;
 import io.meetingservice.meetings.v1.CreateRequest;
 import io.meetingservice.meetings.v1.CreateResponse;
+import io.meetingservice.meetings.v1.DeleteRequest;
+import io.meetingservice.meetings.v1.FindRequest;
+import io.meetingservice.meetings.v1.GetRequest;
+import io.meetingservice.meetings.v1.LobbyBypassScope;
+import io.meetingservice.meetings.v1.LobbyBypassSettings;
 import io.meetingservice.meetings.v1.MeetingServiceGrpc;
 import io.meetingservice.meetings.v1.OnlineMeeting;
+import io.meetingservice.meetings.v1.UpdateRequest;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -26,15 +33,19 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
  * A Java (grpc-java) client of meetings.v1.MeetingService.
  *
- * <p>Creates a Teams meeting and prints its join URL, then shows how a Java caller reads the
- * structured error details (google.rpc.ErrorInfo, RetryInfo, BadRequest) of a failed call.
+ * <p>Walks a Teams meeting through its life: creates it and prints its join URL, gets it, finds it
+ * by that URL, changes its subject and lobby with a FieldMask, deletes it (after which Get is
+ * NOT_FOUND); then shows how a Java caller reads the structured error details
+ * (google.rpc.ErrorInfo, RetryInfo, BadRequest) of a failed call.
  *
  * <pre>
  *   ./build.sh
@@ -47,7 +58,7 @@ import java.util.concurrent.TimeUnit;
  * a 403 from Graph and a throttled call whose RetryInfo it honours. It is also a test: it exits
  * non-zero when the service does not answer as documented.
  */
-public final class CreateMeeting {
+public final class MeetingLifecycle {
   private static final String DEV_TENANT = "7d0f7a6e-3c1b-4f7e-9a5d-2b8c6e4f1a90";
   private static final String DEV_ORGANIZER = "adele.vance@contoso.example";
   /** A dev-mode organizer without a Teams application access policy: Graph answers 403. */
@@ -89,7 +100,7 @@ public final class CreateMeeting {
   private final MeetingServiceGrpc.MeetingServiceBlockingStub stub;
   private final Config config;
 
-  CreateMeeting(MeetingServiceGrpc.MeetingServiceBlockingStub stub, Config config) {
+  MeetingLifecycle(MeetingServiceGrpc.MeetingServiceBlockingStub stub, Config config) {
     this.stub = stub;
     this.config = config;
   }
@@ -152,12 +163,20 @@ public final class CreateMeeting {
     return new Details(error.getStatus().getCode(), info, retry, badRequest);
   }
 
-  /** Calls Create expecting an error with this code and ErrorInfo reason. */
-  private Details expectError(CreateRequest request, Duration deadline, Status.Code code, String reason)
+  /**
+   * Makes a call (e.g. {@code stub -> stub.get(request)}) expecting an error with this code and
+   * ErrorInfo reason; {@code what} names the call when it succeeds.
+   */
+  private Details expectError(
+      String what,
+      Duration deadline,
+      Status.Code code,
+      String reason,
+      Consumer<MeetingServiceGrpc.MeetingServiceBlockingStub> call)
       throws Mismatch, InvalidProtocolBufferException {
     Trace trace = Trace.random();
     try {
-      callStub(deadline, trace).create(request);
+      call.accept(callStub(deadline, trace));
     } catch (StatusRuntimeException error) {
       System.out.printf(
           "error as expected: %s: %s%n", error.getStatus().getCode(), error.getStatus().getDescription());
@@ -175,11 +194,11 @@ public final class CreateMeeting {
       check(traceId.equals(trace.traceId()), "ErrorInfo trace_id " + traceId + " is not " + trace.traceId());
       return details;
     }
-    throw new Mismatch("the call succeeded, expected an error");
+    throw new Mismatch(what + " succeeded, expected an error");
   }
 
   /** 1. A successful Create: deadline, accept-language and traceparent metadata, the join URL. */
-  void createMeeting() throws Mismatch {
+  OnlineMeeting createMeeting() throws Mismatch {
     CreateResponse response =
         callStub(DEADLINE, Trace.random())
             .create(meetingRequest(config.tenant(), config.user(), "Java example").build());
@@ -193,12 +212,78 @@ public final class CreateMeeting {
     check(
         response.getMeeting().getJoinInformation().getContent().contains("de-DE"),
         "join_information is not localized for de-DE");
+    return response.getMeeting();
   }
 
-  /** 2. INVALID_ARGUMENT: ErrorInfo (reason INVALID_REQUEST) and a BadRequest naming the field. */
+  private GetRequest getRequest(OnlineMeeting meeting) {
+    return GetRequest.newBuilder()
+        .setTenantId(config.tenant())
+        .setUserId(config.user())
+        .setMeetingId(meeting.getId())
+        .build();
+  }
+
+  /** 2. Get by id, and Find by the join URL (as from a link someone pasted): the same meeting. */
+  void getAndFind(OnlineMeeting meeting) throws Mismatch {
+    OnlineMeeting got = callStub(DEADLINE, Trace.random()).get(getRequest(meeting)).getMeeting();
+    System.out.println("got meeting: subject \"" + got.getSubject() + "\"");
+    check(
+        got.getId().equals(meeting.getId()) && got.getSubject().equals(meeting.getSubject()),
+        "Get returned another meeting");
+
+    FindRequest find =
+        FindRequest.newBuilder()
+            .setTenantId(config.tenant())
+            .setUserId(config.user())
+            .setJoinWebUrl(meeting.getJoinWebUrl())
+            .build();
+    OnlineMeeting found = callStub(DEADLINE, Trace.random()).find(find).getMeeting();
+    System.out.println("found meeting by join URL: subject \"" + found.getSubject() + "\"");
+    check(found.getId().equals(meeting.getId()), "Find by join_web_url returned another meeting");
+  }
+
+  /** 3. Update changes exactly the fields named in update_mask (snake_case): subject and lobby. */
+  void updateMeeting(OnlineMeeting meeting) throws Mismatch {
+    String subject = "Java example, renamed (meeting-service examples)";
+    UpdateRequest request =
+        UpdateRequest.newBuilder()
+            .setTenantId(config.tenant())
+            .setUserId(config.user())
+            .setMeetingId(meeting.getId())
+            .setMeeting(
+                OnlineMeeting.newBuilder()
+                    .setSubject(subject)
+                    .setLobbyBypassSettings(
+                        LobbyBypassSettings.newBuilder()
+                            .setScope(LobbyBypassScope.LOBBY_BYPASS_SCOPE_ORGANIZATION)))
+            .setUpdateMask(FieldMask.newBuilder().addAllPaths(List.of("subject", "lobby_bypass_settings")))
+            .build();
+    OnlineMeeting updated = callStub(DEADLINE, Trace.random()).update(request).getMeeting();
+    LobbyBypassScope scope = updated.getLobbyBypassSettings().getScope();
+    System.out.printf("updated meeting: subject \"%s\", lobby bypass %s%n", updated.getSubject(), scope);
+    check(updated.getSubject().equals(subject), "Update returned subject " + updated.getSubject());
+    check(scope == LobbyBypassScope.LOBBY_BYPASS_SCOPE_ORGANIZATION, "Update returned lobby bypass scope " + scope);
+  }
+
+  /** 4. Delete; then Get is NOT_FOUND (reason GRAPH_NOT_FOUND). */
+  void deleteMeeting(OnlineMeeting meeting) throws Mismatch, InvalidProtocolBufferException {
+    callStub(DEADLINE, Trace.random())
+        .delete(
+            DeleteRequest.newBuilder()
+                .setTenantId(config.tenant())
+                .setUserId(config.user())
+                .setMeetingId(meeting.getId())
+                .build());
+    System.out.println("deleted meeting");
+    GetRequest get = getRequest(meeting);
+    expectError("Get after Delete", DEADLINE, Status.Code.NOT_FOUND, "GRAPH_NOT_FOUND", stub -> stub.get(get));
+  }
+
+  /** 5. INVALID_ARGUMENT: ErrorInfo (reason INVALID_REQUEST) and a BadRequest naming the field. */
   void invalidRequest() throws Mismatch, InvalidProtocolBufferException {
     CreateRequest request = meetingRequest("not-a-guid", config.user(), "invalid").build();
-    Details details = expectError(request, DEADLINE, Status.Code.INVALID_ARGUMENT, "INVALID_REQUEST");
+    Details details =
+        expectError("Create", DEADLINE, Status.Code.INVALID_ARGUMENT, "INVALID_REQUEST", stub -> stub.create(request));
     check(details.badRequest() != null, "INVALID_ARGUMENT without a BadRequest");
     boolean named = false;
     for (BadRequest.FieldViolation violation : details.badRequest().getFieldViolationsList()) {
@@ -208,18 +293,20 @@ public final class CreateMeeting {
     check(named, "BadRequest does not name the field tenant_id");
   }
 
-  /** 3. PERMISSION_DENIED from Graph (dev mode): ErrorInfo metadata identifies the Graph request. */
+  /** 6. PERMISSION_DENIED from Graph (dev mode): ErrorInfo metadata identifies the Graph request. */
   void graphForbidden() throws Mismatch, InvalidProtocolBufferException {
     CreateRequest request = meetingRequest(config.tenant(), NO_POLICY_ORGANIZER, "forbidden").build();
     Map<String, String> metadata =
-        expectError(request, DEADLINE, Status.Code.PERMISSION_DENIED, "GRAPH_FORBIDDEN").info().getMetadataMap();
+        expectError("Create", DEADLINE, Status.Code.PERMISSION_DENIED, "GRAPH_FORBIDDEN", stub -> stub.create(request))
+            .info()
+            .getMetadataMap();
     for (String key : new String[] {"graph_request_id", "client_request_id"}) {
       check(!metadata.getOrDefault(key, "").isEmpty(), "ErrorInfo metadata has no " + key);
     }
   }
 
   /**
-   * 4. RESOURCE_EXHAUSTED (dev mode): RetryInfo says when to retry; the client honours it. The
+   * 7. RESOURCE_EXHAUSTED (dev mode): RetryInfo says when to retry; the client honours it. The
    * emulator throttles Graph once with Retry-After 2.128 s; with a 2 s deadline the service cannot
    * retry in time and returns RetryInfo. external_id makes the retry idempotent.
    */
@@ -239,7 +326,12 @@ public final class CreateMeeting {
     builder.getMeetingBuilder().setExternalId("java-example-" + randomHex(8));
     CreateRequest request = builder.build();
     Details details =
-        expectError(request, Duration.ofSeconds(2), Status.Code.RESOURCE_EXHAUSTED, "GRAPH_THROTTLED");
+        expectError(
+            "Create",
+            Duration.ofSeconds(2),
+            Status.Code.RESOURCE_EXHAUSTED,
+            "GRAPH_THROTTLED",
+            stub -> stub.create(request));
     check(
         details.retry() != null && details.retry().hasRetryDelay(),
         "RESOURCE_EXHAUSTED without RetryInfo.retry_delay");
@@ -290,8 +382,11 @@ public final class CreateMeeting {
     ManagedChannel channel = ManagedChannelBuilder.forTarget(config.address()).usePlaintext().build();
     int exitCode = 0;
     try {
-      CreateMeeting example = new CreateMeeting(MeetingServiceGrpc.newBlockingStub(channel), config);
-      example.createMeeting();
+      MeetingLifecycle example = new MeetingLifecycle(MeetingServiceGrpc.newBlockingStub(channel), config);
+      OnlineMeeting meeting = example.createMeeting();
+      example.getAndFind(meeting);
+      example.updateMeeting(meeting);
+      example.deleteMeeting(meeting);
       example.invalidRequest();
       if (config.emulator() != null) {
         example.graphForbidden();

@@ -1,10 +1,12 @@
 // A Node.js/TypeScript client of meetings.v1.MeetingService (@grpc/grpc-js + @grpc/proto-loader).
 //
-// Creates a Teams meeting and prints its join URL, then shows how a Node caller reads the
-// structured error details (google.rpc.ErrorInfo, RetryInfo, BadRequest) of a failed call.
+// Walks a Teams meeting through its life: creates it and prints its join URL, gets it, finds it by
+// that URL, changes its subject and lobby with a FieldMask, deletes it (after which Get is
+// NOT_FOUND); then shows how a Node caller reads the structured error details
+// (google.rpc.ErrorInfo, RetryInfo, BadRequest) of a failed call.
 //
 //   npm ci && npm run build      # generates the TypeScript types from the proto, compiles
-//   node dist/src/create-meeting.js [--address HOST:PORT] [--tenant GUID] [--user UPN] [--emulator URL]
+//   node dist/src/meeting-lifecycle.js [--address HOST:PORT] [--tenant GUID] [--user UPN] [--emulator URL]
 //
 // Every flag has an environment variable: MEETING_SERVICE_ADDRESS, MEETING_SERVICE_TENANT,
 // MEETING_SERVICE_USER, MEETING_SERVICE_EMULATOR. The defaults are the dev-mode tenant and
@@ -25,7 +27,12 @@ import * as protobuf from 'protobufjs';
 import type { ProtoGrpcType } from '../gen/meeting_service';
 import type { CreateRequest } from '../gen/meetings/v1/CreateRequest';
 import type { CreateResponse__Output } from '../gen/meetings/v1/CreateResponse';
+import type { DeleteResponse__Output } from '../gen/meetings/v1/DeleteResponse';
+import type { FindResponse__Output } from '../gen/meetings/v1/FindResponse';
+import type { GetResponse__Output } from '../gen/meetings/v1/GetResponse';
 import type { MeetingServiceClient } from '../gen/meetings/v1/MeetingService';
+import type { OnlineMeeting__Output } from '../gen/meetings/v1/OnlineMeeting';
+import type { UpdateResponse__Output } from '../gen/meetings/v1/UpdateResponse';
 import type { BadRequest__Output } from '../gen/google/rpc/BadRequest';
 import type { ErrorInfo__Output } from '../gen/google/rpc/ErrorInfo';
 import type { RetryInfo__Output } from '../gen/google/rpc/RetryInfo';
@@ -82,21 +89,35 @@ function meetingRequest(tenant: string, user: string, subject: string): CreateRe
   };
 }
 
-/** Create as a promise, with a deadline and the accept-language and traceparent metadata. */
-function create(
-  client: MeetingServiceClient,
-  request: CreateRequest,
-  traceparent: string,
+/** A unary call given its metadata, options and callback, e.g. `(m, o, done) => client.Get(request, m, o, done)`. */
+type Invoke<Response> = (
+  metadata: grpc.Metadata,
+  options: grpc.CallOptions,
+  callback: grpc.requestCallback<Response>,
+) => void;
+
+/** A unary call as a promise, with a deadline and the accept-language and traceparent metadata. */
+function unary<Response>(
+  invoke: Invoke<Response>,
+  traceparent = newTrace().traceparent,
   deadlineMs = DEADLINE_MS,
-): Promise<CreateResponse__Output> {
+): Promise<Response> {
   const metadata = new grpc.Metadata();
   metadata.set('accept-language', 'de-DE');
   metadata.set('traceparent', traceparent);
   return new Promise((resolve, reject) => {
-    client.Create(request, metadata, { deadline: Date.now() + deadlineMs }, (error, response) =>
+    invoke(metadata, { deadline: Date.now() + deadlineMs }, (error, response) =>
       error ? reject(error) : resolve(response!),
     );
   });
+}
+
+function create(client: MeetingServiceClient, request: CreateRequest, traceparent?: string, deadlineMs?: number) {
+  return unary<CreateResponse__Output>(
+    (metadata, options, done) => client.Create(request, metadata, options, done),
+    traceparent,
+    deadlineMs,
+  );
 }
 
 /** Decodes google.rpc error details from the grpc-status-details-bin trailer. */
@@ -133,17 +154,19 @@ function isServiceError(error: unknown): error is grpc.ServiceError {
   return error instanceof Error && 'code' in error && 'metadata' in error;
 }
 
-/** Calls Create expecting an error; checks the ErrorInfo every error carries. */
+/**
+ * Makes a call expecting an error; checks the ErrorInfo every error carries. `what` names the call
+ * when it succeeds.
+ */
 async function expectError(
-  client: MeetingServiceClient,
   errorDetails: ErrorDetails,
-  request: CreateRequest,
+  what: string,
+  call: (traceparent: string) => Promise<unknown>,
   expected: { code: grpc.status; reason: string },
-  deadlineMs = DEADLINE_MS,
 ) {
   const trace = newTrace();
   try {
-    await create(client, request, trace.traceparent, deadlineMs);
+    await call(trace.traceparent);
   } catch (error) {
     if (!isServiceError(error)) throw error;
     console.log(`error as expected: ${grpc.status[error.code]}: ${error.details}`);
@@ -162,7 +185,7 @@ async function expectError(
     );
     return { ...details, info };
   }
-  throw new Mismatch('the call succeeded, expected an error');
+  throw new Mismatch(`${what} succeeded, expected an error`);
 }
 
 interface Config {
@@ -173,7 +196,7 @@ interface Config {
 }
 
 /** 1. A successful Create: deadline, accept-language and traceparent metadata, the join URL. */
-async function createMeeting(client: MeetingServiceClient, config: Config) {
+async function createMeeting(client: MeetingServiceClient, config: Config): Promise<OnlineMeeting__Output> {
   const response = await create(client, meetingRequest(config.tenant, config.user, 'Node example'), newTrace().traceparent);
   const joinUrl = response.meeting?.join_web_url ?? '';
   console.log(`created meeting, join URL: ${joinUrl}`);
@@ -184,12 +207,62 @@ async function createMeeting(client: MeetingServiceClient, config: Config) {
   // accept-language: de-DE reached Graph, which localized the join information.
   const joinInformation = response.meeting?.join_information?.content ?? '';
   check(joinInformation.includes('de-DE'), 'join_information is not localized for de-DE');
+  return response.meeting!;
 }
 
-/** 2. INVALID_ARGUMENT: ErrorInfo (reason INVALID_REQUEST) and a BadRequest naming the field. */
+/** 2. Get by id, and Find by the join URL (as from a link someone pasted): the same meeting. */
+async function getAndFind(client: MeetingServiceClient, config: Config, meeting: OnlineMeeting__Output) {
+  const get = { tenant_id: config.tenant, user_id: config.user, meeting_id: meeting.id };
+  const got = await unary<GetResponse__Output>((metadata, options, done) => client.Get(get, metadata, options, done));
+  console.log(`got meeting: subject ${JSON.stringify(got.meeting?.subject)}`);
+  check(got.meeting?.id === meeting.id && got.meeting?.subject === meeting.subject, 'Get returned another meeting');
+
+  const find = { tenant_id: config.tenant, user_id: config.user, join_web_url: meeting.join_web_url };
+  const found = await unary<FindResponse__Output>((metadata, options, done) =>
+    client.Find(find, metadata, options, done),
+  );
+  console.log(`found meeting by join URL: subject ${JSON.stringify(found.meeting?.subject)}`);
+  check(found.meeting?.id === meeting.id, 'Find by join_web_url returned another meeting');
+}
+
+/** 3. Update changes exactly the fields named in update_mask (snake_case): subject and lobby. */
+async function updateMeeting(client: MeetingServiceClient, config: Config, meeting: OnlineMeeting__Output) {
+  const subject = 'Node example, renamed (meeting-service examples)';
+  const update = {
+    tenant_id: config.tenant,
+    user_id: config.user,
+    meeting_id: meeting.id,
+    meeting: { subject, lobby_bypass_settings: { scope: 'LOBBY_BYPASS_SCOPE_ORGANIZATION' as const } },
+    update_mask: { paths: ['subject', 'lobby_bypass_settings'] },
+  };
+  const { meeting: updated } = await unary<UpdateResponse__Output>((metadata, options, done) =>
+    client.Update(update, metadata, options, done),
+  );
+  const scope = updated?.lobby_bypass_settings?.scope;
+  console.log(`updated meeting: subject ${JSON.stringify(updated?.subject)}, lobby bypass ${scope}`);
+  check(updated?.subject === subject, `Update returned subject ${updated?.subject}`);
+  check(scope === 'LOBBY_BYPASS_SCOPE_ORGANIZATION', `Update returned lobby bypass scope ${scope}`);
+}
+
+/** 4. Delete; then Get is NOT_FOUND (reason GRAPH_NOT_FOUND). */
+async function deleteMeeting(
+  client: MeetingServiceClient,
+  errorDetails: ErrorDetails,
+  config: Config,
+  meeting: OnlineMeeting__Output,
+) {
+  const request = { tenant_id: config.tenant, user_id: config.user, meeting_id: meeting.id };
+  await unary<DeleteResponse__Output>((metadata, options, done) => client.Delete(request, metadata, options, done));
+  console.log('deleted meeting');
+  const get = (traceparent: string) =>
+    unary<GetResponse__Output>((metadata, options, done) => client.Get(request, metadata, options, done), traceparent);
+  await expectError(errorDetails, 'Get after Delete', get, { code: grpc.status.NOT_FOUND, reason: 'GRAPH_NOT_FOUND' });
+}
+
+/** 5. INVALID_ARGUMENT: ErrorInfo (reason INVALID_REQUEST) and a BadRequest naming the field. */
 async function invalidRequest(client: MeetingServiceClient, errorDetails: ErrorDetails, config: Config) {
   const request = meetingRequest('not-a-guid', config.user, 'invalid');
-  const { badRequest } = await expectError(client, errorDetails, request, {
+  const { badRequest } = await expectError(errorDetails, 'Create', (trace) => create(client, request, trace), {
     code: grpc.status.INVALID_ARGUMENT,
     reason: 'INVALID_REQUEST',
   });
@@ -203,10 +276,10 @@ async function invalidRequest(client: MeetingServiceClient, errorDetails: ErrorD
   );
 }
 
-/** 3. PERMISSION_DENIED from Graph (dev mode): ErrorInfo metadata identifies the Graph request. */
+/** 6. PERMISSION_DENIED from Graph (dev mode): ErrorInfo metadata identifies the Graph request. */
 async function graphForbidden(client: MeetingServiceClient, errorDetails: ErrorDetails, config: Config) {
   const request = meetingRequest(config.tenant, NO_POLICY_ORGANIZER, 'forbidden');
-  const { info } = await expectError(client, errorDetails, request, {
+  const { info } = await expectError(errorDetails, 'Create', (trace) => create(client, request, trace), {
     code: grpc.status.PERMISSION_DENIED,
     reason: 'GRAPH_FORBIDDEN',
   });
@@ -216,7 +289,7 @@ async function graphForbidden(client: MeetingServiceClient, errorDetails: ErrorD
 }
 
 /**
- * 4. RESOURCE_EXHAUSTED (dev mode): RetryInfo says when to retry; the client honours it.
+ * 7. RESOURCE_EXHAUSTED (dev mode): RetryInfo says when to retry; the client honours it.
  * The emulator throttles Graph once with Retry-After 2.128 s; with a 2 s deadline the service
  * cannot retry in time and returns RetryInfo. external_id makes the retry idempotent.
  */
@@ -235,13 +308,10 @@ async function throttledThenRetried(
 
   const request = meetingRequest(config.tenant, config.user, 'throttled');
   request.meeting!.external_id = `node-example-${randomBytes(8).toString('hex')}`;
-  const { retry } = await expectError(
-    client,
-    errorDetails,
-    request,
-    { code: grpc.status.RESOURCE_EXHAUSTED, reason: 'GRAPH_THROTTLED' },
-    2_000,
-  );
+  const { retry } = await expectError(errorDetails, 'Create', (trace) => create(client, request, trace, 2_000), {
+    code: grpc.status.RESOURCE_EXHAUSTED,
+    reason: 'GRAPH_THROTTLED',
+  });
   const delay = retry?.retry_delay;
   check(delay != null, 'RESOURCE_EXHAUSTED without RetryInfo.retry_delay');
   const delayMs = Number(delay.seconds) * 1000 + delay.nanos / 1e6;
@@ -249,7 +319,7 @@ async function throttledThenRetried(
   check(delayMs === 2128, `RetryInfo.retry_delay is ${delayMs} ms, expected 2128 ms`);
 
   await sleep(delayMs);
-  const response = await create(client, request, newTrace().traceparent);
+  const response = await create(client, request);
   const joinUrl = response.meeting?.join_web_url ?? '';
   console.log(`  retried after ${delayMs / 1000} s: created=${response.created}, join URL ${joinUrl}`);
   check(joinUrl.startsWith(JOIN_URL_PREFIX), 'the retried Create returned no join URL');
@@ -276,7 +346,10 @@ async function main(): Promise<number> {
   const client = new proto.meetings.v1.MeetingService(config.address, grpc.credentials.createInsecure());
   const errorDetails = new ErrorDetails();
   try {
-    await createMeeting(client, config);
+    const meeting = await createMeeting(client, config);
+    await getAndFind(client, config, meeting);
+    await updateMeeting(client, config, meeting);
+    await deleteMeeting(client, errorDetails, config, meeting);
     await invalidRequest(client, errorDetails, config);
     if (config.emulator) {
       await graphForbidden(client, errorDetails, config);

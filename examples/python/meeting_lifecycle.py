@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """A Python (grpcio) client of meetings.v1.MeetingService.
 
-Creates a Teams meeting and prints its join URL, then shows how a Python caller reads the
-structured error details (google.rpc.ErrorInfo, RetryInfo, BadRequest) of a failed call.
+Walks a Teams meeting through its life: creates it and prints its join URL, gets it, finds it by
+that URL, changes its subject and lobby with a FieldMask, deletes it (after which Get is
+NOT_FOUND); then shows how a Python caller reads the structured error details
+(google.rpc.ErrorInfo, RetryInfo, BadRequest) of a failed call.
 
     python generate_stubs.py          # once, and whenever the proto changes
-    python create_meeting.py [--address HOST:PORT] [--tenant GUID] [--user UPN] [--emulator URL]
+    python meeting_lifecycle.py [--address HOST:PORT] [--tenant GUID] [--user UPN] [--emulator URL]
 
 Every flag has an environment variable: MEETING_SERVICE_ADDRESS, MEETING_SERVICE_TENANT,
 MEETING_SERVICE_USER, MEETING_SERVICE_EMULATOR. The defaults are the dev-mode tenant and
@@ -24,6 +26,7 @@ import urllib.request
 from pathlib import Path
 
 import grpc
+from google.protobuf import field_mask_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -65,6 +68,11 @@ def call_metadata(traceparent: str) -> list[tuple[str, str]]:
     return [("accept-language", "de-DE"), ("traceparent", traceparent)]
 
 
+def call_options(timeout: float = DEADLINE) -> dict:
+    """What every call gets: a deadline, accept-language and a traceparent of its own."""
+    return {"timeout": timeout, "metadata": call_metadata(new_trace()[1])}
+
+
 def meeting_request(tenant: str, user: str, subject: str) -> pb.CreateRequest:
     start = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
     request = pb.CreateRequest(tenant_id=tenant, user_id=user)
@@ -92,10 +100,10 @@ def error_details(error: grpc.RpcError):
     return info, retry, bad_request
 
 
-def expect_error(stub, request, trace, timeout=DEADLINE):
-    """Calls Create expecting an error; checks the ErrorInfo every error carries."""
+def expect_error(call, request, trace, timeout=DEADLINE, what="the call"):
+    """Calls `call` (stub.Create, stub.Get, ...) expecting an error; checks the ErrorInfo every error carries."""
     try:
-        stub.Create(request, timeout=timeout, metadata=call_metadata(trace[1]))
+        call(request, timeout=timeout, metadata=call_metadata(trace[1]))
     except grpc.RpcError as error:
         print(f"error as expected: {error.code().name}: {error.details()}")
         info, retry, bad_request = error_details(error)
@@ -108,10 +116,10 @@ def expect_error(stub, request, trace, timeout=DEADLINE):
             f"ErrorInfo trace_id {info.metadata.get('trace_id')!r} is not the traceparent's {trace[0]}",
         )
         return error.code(), info, retry, bad_request
-    raise Mismatch("the call succeeded, expected an error")
+    raise Mismatch(f"{what} succeeded, expected an error")
 
 
-def create_meeting(stub, args) -> None:
+def create_meeting(stub, args) -> pb.OnlineMeeting:
     """1. A successful Create: deadline, accept-language and traceparent metadata, the join URL."""
     _, traceparent = new_trace()
     response = stub.Create(
@@ -127,12 +135,55 @@ def create_meeting(stub, args) -> None:
     check(response.graph_request_id != "", "graph_request_id is empty")
     # accept-language: de-DE reached Graph, which localized the join information.
     check("de-DE" in response.meeting.join_information.content, "join_information is not localized for de-DE")
+    return response.meeting
+
+
+def get_and_find(stub, args, meeting: pb.OnlineMeeting) -> None:
+    """2. Get by id, and Find by the join URL (as from a link someone pasted): the same meeting."""
+    request = pb.GetRequest(tenant_id=args.tenant, user_id=args.user, meeting_id=meeting.id)
+    got = stub.Get(request, **call_options()).meeting
+    print(f"got meeting: subject {got.subject!r}")
+    check(got.id == meeting.id and got.subject == meeting.subject, "Get returned another meeting")
+
+    request = pb.FindRequest(tenant_id=args.tenant, user_id=args.user, join_web_url=meeting.join_web_url)
+    found = stub.Find(request, **call_options()).meeting
+    print(f"found meeting by join URL: subject {found.subject!r}")
+    check(found.id == meeting.id, "Find by join_web_url returned another meeting")
+
+
+def update_meeting(stub, args, meeting: pb.OnlineMeeting) -> None:
+    """3. Update changes exactly the fields named in update_mask (snake_case), here subject and lobby."""
+    request = pb.UpdateRequest(
+        tenant_id=args.tenant,
+        user_id=args.user,
+        meeting_id=meeting.id,
+        meeting=pb.OnlineMeeting(
+            subject="Python example, renamed (meeting-service examples)",
+            lobby_bypass_settings=pb.LobbyBypassSettings(scope=pb.LOBBY_BYPASS_SCOPE_ORGANIZATION),
+        ),
+        update_mask=field_mask_pb2.FieldMask(paths=["subject", "lobby_bypass_settings"]),
+    )
+    updated = stub.Update(request, **call_options()).meeting
+    scope = pb.LobbyBypassScope.Name(updated.lobby_bypass_settings.scope)
+    print(f"updated meeting: subject {updated.subject!r}, lobby bypass {scope}")
+    check(updated.subject == request.meeting.subject, f"Update returned subject {updated.subject!r}")
+    check(scope == "LOBBY_BYPASS_SCOPE_ORGANIZATION", f"Update returned lobby bypass scope {scope}")
+
+
+def delete_meeting(stub, args, meeting: pb.OnlineMeeting) -> None:
+    """4. Delete; then Get is NOT_FOUND (reason GRAPH_NOT_FOUND)."""
+    stub.Delete(pb.DeleteRequest(tenant_id=args.tenant, user_id=args.user, meeting_id=meeting.id), **call_options())
+    print("deleted meeting")
+    request = pb.GetRequest(tenant_id=args.tenant, user_id=args.user, meeting_id=meeting.id)
+    code, info, _, _ = expect_error(stub.Get, request, new_trace(), what="Get after Delete")
+    check(code == grpc.StatusCode.NOT_FOUND, f"status {code.name}, expected NOT_FOUND")
+    check(info.reason == "GRAPH_NOT_FOUND", f"ErrorInfo.reason {info.reason!r}, expected 'GRAPH_NOT_FOUND'")
 
 
 def invalid_request(stub, args) -> None:
-    """2. INVALID_ARGUMENT: ErrorInfo (reason INVALID_REQUEST) and a BadRequest naming the field."""
+    """5. INVALID_ARGUMENT: ErrorInfo (reason INVALID_REQUEST) and a BadRequest naming the field."""
     request = meeting_request("not-a-guid", args.user, "invalid")
-    code, info, _, bad_request = expect_error(stub, request, new_trace())
+    code, info, _, bad_request = expect_error(stub.Create, request, new_trace())
     check(code == grpc.StatusCode.INVALID_ARGUMENT, f"status {code.name}, expected INVALID_ARGUMENT")
     check(info.reason == "INVALID_REQUEST", f"ErrorInfo.reason {info.reason!r}, expected 'INVALID_REQUEST'")
     check(bad_request is not None, "INVALID_ARGUMENT without a BadRequest")
@@ -145,9 +196,9 @@ def invalid_request(stub, args) -> None:
 
 
 def graph_forbidden(stub, args) -> None:
-    """3. PERMISSION_DENIED from Graph (dev mode): ErrorInfo metadata identifies the Graph request."""
+    """6. PERMISSION_DENIED from Graph (dev mode): ErrorInfo metadata identifies the Graph request."""
     request = meeting_request(args.tenant, NO_POLICY_ORGANIZER, "forbidden")
-    code, info, _, _ = expect_error(stub, request, new_trace())
+    code, info, _, _ = expect_error(stub.Create, request, new_trace())
     check(code == grpc.StatusCode.PERMISSION_DENIED, f"status {code.name}, expected PERMISSION_DENIED")
     check(info.reason == "GRAPH_FORBIDDEN", f"ErrorInfo.reason {info.reason!r}, expected 'GRAPH_FORBIDDEN'")
     for key in ("graph_request_id", "client_request_id"):
@@ -155,7 +206,7 @@ def graph_forbidden(stub, args) -> None:
 
 
 def throttled_then_retried(stub, args) -> None:
-    """4. RESOURCE_EXHAUSTED (dev mode): RetryInfo says when to retry; the client honours it.
+    """7. RESOURCE_EXHAUSTED (dev mode): RetryInfo says when to retry; the client honours it.
 
     The emulator throttles Graph once with Retry-After 2.128 s; with a 2 s deadline the service
     cannot retry in time and returns RetryInfo. external_id makes the retry idempotent.
@@ -172,7 +223,7 @@ def throttled_then_retried(stub, args) -> None:
 
     request = meeting_request(args.tenant, args.user, "throttled")
     request.meeting.external_id = f"python-example-{secrets.token_hex(8)}"
-    code, info, retry, _ = expect_error(stub, request, new_trace(), timeout=2.0)
+    code, info, retry, _ = expect_error(stub.Create, request, new_trace(), timeout=2.0)
     check(code == grpc.StatusCode.RESOURCE_EXHAUSTED, f"status {code.name}, expected RESOURCE_EXHAUSTED")
     check(info.reason == "GRAPH_THROTTLED", f"ErrorInfo.reason {info.reason!r}, expected 'GRAPH_THROTTLED'")
     check(retry is not None and retry.HasField("retry_delay"), "RESOURCE_EXHAUSTED without RetryInfo.retry_delay")
@@ -181,7 +232,7 @@ def throttled_then_retried(stub, args) -> None:
     check(delay == datetime.timedelta(seconds=2.128), f"RetryInfo.retry_delay is {delay}, expected 2.128 s")
 
     time.sleep(delay.total_seconds())
-    response = stub.Create(request, timeout=DEADLINE, metadata=call_metadata(new_trace()[1]))
+    response = stub.Create(request, **call_options())
     join_url = response.meeting.join_web_url
     print(f"  retried after {delay.total_seconds()} s: created={response.created}, join URL {join_url}")
     check(join_url.startswith(JOIN_URL_PREFIX), "the retried Create returned no join URL")
@@ -189,7 +240,7 @@ def throttled_then_retried(stub, args) -> None:
 
 def parse_args() -> argparse.Namespace:
     env = os.environ.get
-    parser = argparse.ArgumentParser(description="Create a Teams meeting through meeting-service.")
+    parser = argparse.ArgumentParser(description="Create, get, find, update and delete a Teams meeting through meeting-service.")
     parser.add_argument("--address", default=env("MEETING_SERVICE_ADDRESS") or "127.0.0.1:50051")
     parser.add_argument("--tenant", default=env("MEETING_SERVICE_TENANT") or DEV_TENANT)
     parser.add_argument("--user", default=env("MEETING_SERVICE_USER") or DEV_ORGANIZER)
@@ -207,7 +258,10 @@ def main() -> int:
     with grpc.insecure_channel(args.address) as channel:
         stub = pb_grpc.MeetingServiceStub(channel)
         try:
-            create_meeting(stub, args)
+            meeting = create_meeting(stub, args)
+            get_and_find(stub, args, meeting)
+            update_meeting(stub, args, meeting)
+            delete_meeting(stub, args, meeting)
             invalid_request(stub, args)
             if args.emulator:
                 graph_forbidden(stub, args)
