@@ -227,7 +227,7 @@ fn graph_status(
         400 => (Code::InvalidArgument, "GRAPH_BAD_REQUEST", "Graph rejected the meeting"),
         401 => (Code::FailedPrecondition, "GRAPH_UNAUTHENTICATED", "Graph refused the application's access token even after a refresh; check the app registration's API permissions"),
         403 => (Code::PermissionDenied, "GRAPH_FORBIDDEN", "Graph refused to create the meeting for this organizer; check that the app has OnlineMeetings.ReadWrite.All with admin consent and a Teams application access policy granted to the organizer"),
-        404 => (Code::NotFound, "GRAPH_NOT_FOUND", "Graph did not find the organizer"),
+        404 => (Code::NotFound, "GRAPH_NOT_FOUND", "Graph did not find the organizer, or the meeting or event the request names"),
         409 => (Code::AlreadyExists, "GRAPH_CONFLICT", "Graph reported a conflict"),
         429 => (Code::ResourceExhausted, "GRAPH_THROTTLED", "Graph throttled the request and retries within the deadline did not succeed"),
         500 => (Code::Internal, "GRAPH_INTERNAL_ERROR", "Graph failed; the meeting may have been created, so it was not retried (use external_id to retry safely)"),
