@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod calendar;
 mod create;
 mod credentials;
 mod errors;
