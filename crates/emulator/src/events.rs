@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::graph::{bad_request, error, Call, GraphError, Outcome};
+use super::call::{bad_request, error, Call, GraphError, Outcome};
 use super::odata::{
     self,
     Ty::{self, Bool as B, Coll, Int, Obj, Str as S, Word},

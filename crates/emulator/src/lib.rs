@@ -111,6 +111,7 @@
 #![forbid(unsafe_code)]
 
 mod assertion;
+mod call;
 mod events;
 mod faults;
 mod graph;

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::graph::{bad_request, error, Call, Ctx, GraphError, Outcome};
+use super::call::{bad_request, error, Call, Ctx, GraphError, Outcome};
 use super::odata::{
     self,
     Ty::{self, Bool as B, Coll, Date, Enum, Obj, Str as S},
@@ -486,7 +486,7 @@ const LABELS: [(&str, [&str; 8]); 4] = [
 
 /// The invitation language: the first supported `Accept-Language` range by q (zh means zh-CN,
 /// not zh-TW/HK/Hant); English (`en-US`) by default.
-pub(crate) fn language(accept: Option<&str>) -> (String, &'static [&'static str; 8]) {
+fn language(accept: Option<&str>) -> (String, &'static [&'static str; 8]) {
     fn weighted(range: &str) -> Option<(f32, &str)> {
         let mut parts = range.split(';').map(str::trim);
         let tag = parts.next().filter(|t| !t.is_empty())?;
@@ -508,8 +508,8 @@ pub(crate) fn language(accept: Option<&str>) -> (String, &'static [&'static str;
 fn join_information(meeting: &Value, ctx: &Ctx) -> String {
     let text = |pointer: &str| meeting.pointer(pointer).and_then(Value::as_str).unwrap_or_default();
     let spaced = |digits: &str| digits.as_bytes().chunks(3).map(String::from_utf8_lossy).collect::<Vec<_>>().join(" ");
-    let (tag, [join, meeting_id, passcode, toll, conference, local, learn, options]) =
-        (&ctx.language.0, *ctx.language.1);
+    let (tag, labels) = language(ctx.accept_language.as_deref());
+    let [join, meeting_id, passcode, toll, conference, local, learn, options] = *labels;
     let conference_id = [text("/audioConferencing/ConferenceId"), text("/audioConferencing/conferenceId")].concat();
     let passcode = match text("/joinMeetingIdSettings/passcode") {
         "" => String::new(),
