@@ -15,7 +15,8 @@
 #      be NOT_FOUND, and checks the error details: ErrorInfo, BadRequest, RetryInfo; Python and Go
 #      also schedule a calendar event with two attendees (Schedule) and cancel it; non-zero exit
 #      on any mismatch), checks that each example also fails when the service answers otherwise
-#      (an unknown tenant; a Delete that deletes nothing), then the grpcurl calls;
+#      (an unknown tenant; a Delete that deletes nothing; for Python and Go, a refused Schedule),
+#      then the grpcurl calls;
 #   5. stops the service and prints a summary; exits non-zero when any check failed.
 #
 # Usage: .ci/examples-check.sh            (unattended: CI=true, no stdin; root for apt-get)
@@ -260,6 +261,19 @@ check node-detects-undeleted undeleted node examples/node/dist/src/meeting-lifec
 check rust-detects-undeleted undeleted "$target_dir/debug/meeting-lifecycle"
 check go-detects-undeleted undeleted examples/go/bin/meeting-lifecycle
 check java-detects-undeleted undeleted examples/java/run.sh
+# The Python and Go examples also Schedule: a refused event must fail them. Their seventh Graph
+# request (after the six above) is Schedule's POST of the event, which the emulator answers 403.
+# unscheduled MESSAGE COMMAND...: MESSAGE is how the example prints PERMISSION_DENIED.
+unscheduled() {
+  local message=$1 status=0
+  shift
+  emulator_faults '{"target":"graph","delayMs":0,"times":6}' '{"target":"graph","status":403}' || return 1
+  expect_mismatch "FAILED: $message" "$@" --address "$address" || status=$?
+  emulator_faults
+  return "$status"
+}
+check python-detects-unscheduled unscheduled PERMISSION_DENIED "$python_venv/bin/python" examples/python/meeting_lifecycle.py
+check go-detects-unscheduled unscheduled PermissionDenied examples/go/bin/meeting-lifecycle
 
 say "grpcurl through server reflection (no proto files)"
 grpcurl_list() {
