@@ -12,9 +12,11 @@
 #   3. starts `meeting-service --dev` on a free loopback port, waits until it is SERVING;
 #   4. runs each example against it (each creates a meeting and prints the join URL, gets it, finds
 #      it by that URL, updates its subject and lobby with a FieldMask, deletes it and expects Get to
-#      be NOT_FOUND, and checks the error details: ErrorInfo, BadRequest, RetryInfo; non-zero exit
+#      be NOT_FOUND, and checks the error details: ErrorInfo, BadRequest, RetryInfo; Python and Go
+#      also schedule a calendar event with two attendees (Schedule) and cancel it; non-zero exit
 #      on any mismatch), checks that each example also fails when the service answers otherwise
-#      (an unknown tenant; a Delete that deletes nothing), then the grpcurl calls;
+#      (an unknown tenant; a Delete that deletes nothing; for Python and Go, a refused Schedule),
+#      then the grpcurl calls;
 #   5. stops the service and prints a summary; exits non-zero when any check failed.
 #
 # Usage: .ci/examples-check.sh            (unattended: CI=true, no stdin; root for apt-get)
@@ -259,6 +261,19 @@ check node-detects-undeleted undeleted node examples/node/dist/src/meeting-lifec
 check rust-detects-undeleted undeleted "$target_dir/debug/meeting-lifecycle"
 check go-detects-undeleted undeleted examples/go/bin/meeting-lifecycle
 check java-detects-undeleted undeleted examples/java/run.sh
+# The Python and Go examples also Schedule: a refused event must fail them. Their seventh Graph
+# request (after the six above) is Schedule's POST of the event, which the emulator answers 403.
+# unscheduled MESSAGE COMMAND...: MESSAGE is how the example prints PERMISSION_DENIED.
+unscheduled() {
+  local message=$1 status=0
+  shift
+  emulator_faults '{"target":"graph","delayMs":0,"times":6}' '{"target":"graph","status":403}' || return 1
+  expect_mismatch "FAILED: $message" "$@" --address "$address" || status=$?
+  emulator_faults
+  return "$status"
+}
+check python-detects-unscheduled unscheduled PERMISSION_DENIED "$python_venv/bin/python" examples/python/meeting_lifecycle.py
+check go-detects-unscheduled unscheduled PermissionDenied examples/go/bin/meeting-lifecycle
 
 say "grpcurl through server reflection (no proto files)"
 grpcurl_list() {
@@ -295,8 +310,8 @@ EOF
 # grpcurl_lines SOURCE RPC...: runs the one-line `grpcurl ... meetings.v1.MeetingService/RPC`
 # commands of SOURCE (a Markdown file, or the service's log with its banner) as written, in order,
 # and checks their answers; SOURCE must hold exactly the RPCs named. 127.0.0.1:50051 becomes the
-# service's address, MEETING_ID and JOIN_WEB_URL what the Create line answered. After Delete, the
-# Get line is run again and must answer NotFound.
+# service's address, MEETING_ID and JOIN_WEB_URL what the Create line answered, EVENT_ID the event
+# the Schedule line made. After Delete, the Get line is run again and must answer NotFound.
 grpcurl_lines() {
   "$python_venv/bin/python" - "$grpcurl" "$address" "$@" <<'EOF'
 import json, re, shlex, subprocess, sys
@@ -349,6 +364,15 @@ for rpc in commands:  # in the order written
             sent, answered = request["meeting"].get(path), meeting.get(camel(path))
             assert holds(sent, answered), f"Update sent {path} = {sent}, answered {answered}"
             print(f"Update: {path} = {answered}")
+    elif rpc == "Schedule":
+        event = json.loads(done.stdout).get("event", {})
+        values["EVENT_ID"] = event["id"]
+        assert meeting["joinWebUrl"].startswith("https://teams.microsoft.com/l/meetup-join/"), meeting
+        assert holds(request["meeting_options"], meeting), f"Schedule answered options {meeting}"
+        assert len(event.get("attendees", [])) == len(request["event"]["attendees"]), event
+        print(f"Schedule: event {event['id'][:24]}..., {len(event['attendees'])} attendees, {event.get('timeZone')}")
+    elif rpc == "Cancel":
+        print("Cancel: OK")
     elif rpc == "Delete":
         print("Delete: OK")
         if "Get" in commands:
@@ -369,7 +393,7 @@ grpcurl_health() {
 check grpcurl-list grpcurl_list
 check grpcurl-describe grpcurl_describe
 check grpcurl-create grpcurl_create
-check grpcurl-readme grpcurl_lines README.md Create Get Find Update Delete
+check grpcurl-readme grpcurl_lines README.md Create Get Find Update Delete Schedule Cancel
 check grpcurl-banner grpcurl_lines "$logs/service.log" Create Get
 check grpcurl-health grpcurl_health
 

@@ -3,7 +3,9 @@
 // It walks a Teams meeting through its life: creates it and prints its join URL, gets it, finds it
 // by that URL, changes its subject and lobby with a FieldMask, deletes it (after which Get is
 // NOT_FOUND); then it shows how a Go caller reads the structured error details
-// (google.rpc.ErrorInfo, RetryInfo, BadRequest) of a failed call.
+// (google.rpc.ErrorInfo, RetryInfo, BadRequest) of a failed call; then it schedules a calendar
+// event with a Teams meeting (Schedule: two attendees, a time zone, recording off, a transaction
+// id) and cancels it (Cancel).
 //
 //	./build.sh
 //	bin/meeting-lifecycle [-address HOST:PORT] [-tenant GUID] [-user UPN] [-emulator URL]
@@ -297,6 +299,57 @@ func invalidRequest(client meetingsv1.MeetingServiceClient, cfg config) error {
 	return check(named, "BadRequest does not name the field tenant_id")
 }
 
+// scheduleAndCancel: Schedule an Outlook event with a Teams meeting that invites its attendees
+// (unlike Create, it is on the organizer's calendar), then Cancel it. The transaction_id makes a
+// retried Schedule return the same event instead of a second one.
+func scheduleAndCancel(client meetingsv1.MeetingServiceClient, cfg config) error {
+	ctx, cancel := callContext(deadline, newTrace())
+	defer cancel()
+	start := time.Now().Add(48 * time.Hour).Truncate(time.Second)
+	resp, err := client.Schedule(ctx, &meetingsv1.ScheduleRequest{
+		TenantId: cfg.tenant,
+		UserId:   cfg.user,
+		Event: &meetingsv1.CalendarEvent{
+			Subject:  proto.String("Go example, scheduled (meeting-service examples)"),
+			Start:    timestamppb.New(start),
+			End:      timestamppb.New(start.Add(30 * time.Minute)),
+			TimeZone: proto.String("Europe/Berlin"), // an IANA name: the event shows in Berlin time
+			Attendees: []*meetingsv1.Attendee{
+				{Email: "megan.bowen@contoso.example", Name: "Megan Bowen", Type: meetingsv1.AttendeeType_ATTENDEE_TYPE_REQUIRED},
+				{Email: "alex.wilber@contoso.example", Name: "Alex Wilber", Type: meetingsv1.AttendeeType_ATTENDEE_TYPE_OPTIONAL},
+			},
+		},
+		MeetingOptions: &meetingsv1.OnlineMeeting{AllowRecording: proto.Bool(false)},
+		TransactionId:  "go-example-" + randomHex(8),
+	})
+	if err != nil {
+		return err
+	}
+	event, meeting := resp.GetEvent(), resp.GetMeeting()
+	fmt.Printf("scheduled event %.24s..., join URL: %s\n", event.GetId(), meeting.GetJoinWebUrl())
+	for _, err := range []error{
+		check(event.GetId() != "", "Schedule returned an event without an id"),
+		check(strings.HasPrefix(meeting.GetJoinWebUrl(), joinURLPrefix), "join_web_url %q does not start with %s",
+			meeting.GetJoinWebUrl(), joinURLPrefix),
+		check(meeting.AllowRecording != nil, "Schedule returned a meeting without allow_recording"),
+		check(!meeting.GetAllowRecording(), "Schedule returned allow_recording true, expected false"),
+		check(event.GetTimeZone() == "Europe/Berlin", "Schedule returned time_zone %q", event.GetTimeZone()),
+		check(len(event.GetAttendees()) == 2, "Schedule returned %d attendees, expected 2", len(event.GetAttendees())),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+
+	_, err = client.Cancel(ctx, &meetingsv1.CancelRequest{TenantId: cfg.tenant, UserId: cfg.user,
+		EventId: event.GetId(), Comment: "The Go example is done."})
+	if err != nil {
+		return err
+	}
+	fmt.Println("cancelled event; the attendees get a cancellation notice")
+	return nil
+}
+
 // graphForbidden (dev mode): PERMISSION_DENIED; ErrorInfo metadata identifies the Graph request.
 func graphForbidden(client meetingsv1.MeetingServiceClient, cfg config) error {
 	d, err := expectError("Create", deadline, codes.PermissionDenied, "GRAPH_FORBIDDEN",
@@ -391,6 +444,9 @@ func run() error {
 		}
 	}
 	if err := invalidRequest(client, cfg); err != nil {
+		return err
+	}
+	if err := scheduleAndCancel(client, cfg); err != nil {
 		return err
 	}
 	if cfg.emulator == "" {

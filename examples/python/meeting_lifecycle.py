@@ -4,7 +4,9 @@
 Walks a Teams meeting through its life: creates it and prints its join URL, gets it, finds it by
 that URL, changes its subject and lobby with a FieldMask, deletes it (after which Get is
 NOT_FOUND); then shows how a Python caller reads the structured error details
-(google.rpc.ErrorInfo, RetryInfo, BadRequest) of a failed call.
+(google.rpc.ErrorInfo, RetryInfo, BadRequest) of a failed call; then schedules a calendar event
+with a Teams meeting (Schedule: two attendees, a time zone, recording off, a transaction id) and
+cancels it (Cancel).
 
     python generate_stubs.py          # once, and whenever the proto changes
     python meeting_lifecycle.py [--address HOST:PORT] [--tenant GUID] [--user UPN] [--emulator URL]
@@ -195,8 +197,52 @@ def invalid_request(stub, args) -> None:
     )
 
 
+def schedule_and_cancel(stub, args) -> None:
+    """6. Schedule an Outlook event with a Teams meeting that invites its attendees, then Cancel it.
+
+    Unlike Create, Schedule puts the meeting on the organizer's calendar and sends invitations. The
+    transaction_id makes a retried Schedule return the same event instead of a second one.
+    """
+    start = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) + datetime.timedelta(days=2)
+    event = pb.CalendarEvent(
+        subject="Python example, scheduled (meeting-service examples)",
+        time_zone="Europe/Berlin",  # an IANA name: the event shows in Berlin time
+        attendees=[
+            pb.Attendee(email="megan.bowen@contoso.example", name="Megan Bowen", type=pb.ATTENDEE_TYPE_REQUIRED),
+            pb.Attendee(email="alex.wilber@contoso.example", name="Alex Wilber", type=pb.ATTENDEE_TYPE_OPTIONAL),
+        ],
+    )
+    event.start.FromDatetime(start)
+    event.end.FromDatetime(start + datetime.timedelta(minutes=30))
+    request = pb.ScheduleRequest(
+        tenant_id=args.tenant,
+        user_id=args.user,
+        event=event,
+        meeting_options=pb.OnlineMeeting(allow_recording=False),
+        transaction_id=f"python-example-{secrets.token_hex(8)}",
+    )
+    response = stub.Schedule(request, **call_options())
+    scheduled, meeting = response.event, response.meeting
+    print(f"scheduled event {scheduled.id[:24]}..., join URL: {meeting.join_web_url}")
+    check(scheduled.id != "", "Schedule returned an event without an id")
+    check(
+        meeting.join_web_url.startswith(JOIN_URL_PREFIX),
+        f"join_web_url {meeting.join_web_url!r} does not start with {JOIN_URL_PREFIX}",
+    )
+    check(meeting.HasField("allow_recording"), "Schedule returned a meeting without allow_recording")
+    check(not meeting.allow_recording, "Schedule returned allow_recording true, expected false")
+    check(scheduled.time_zone == "Europe/Berlin", f"Schedule returned time_zone {scheduled.time_zone!r}")
+    check(len(scheduled.attendees) == 2, f"Schedule returned {len(scheduled.attendees)} attendees, expected 2")
+
+    cancel = pb.CancelRequest(
+        tenant_id=args.tenant, user_id=args.user, event_id=scheduled.id, comment="The Python example is done."
+    )
+    stub.Cancel(cancel, **call_options())
+    print("cancelled event; the attendees get a cancellation notice")
+
+
 def graph_forbidden(stub, args) -> None:
-    """6. PERMISSION_DENIED from Graph (dev mode): ErrorInfo metadata identifies the Graph request."""
+    """7. PERMISSION_DENIED from Graph (dev mode): ErrorInfo metadata identifies the Graph request."""
     request = meeting_request(args.tenant, NO_POLICY_ORGANIZER, "forbidden")
     code, info, _, _ = expect_error(stub.Create, request, new_trace())
     check(code == grpc.StatusCode.PERMISSION_DENIED, f"status {code.name}, expected PERMISSION_DENIED")
@@ -206,7 +252,7 @@ def graph_forbidden(stub, args) -> None:
 
 
 def throttled_then_retried(stub, args) -> None:
-    """7. RESOURCE_EXHAUSTED (dev mode): RetryInfo says when to retry; the client honours it.
+    """8. RESOURCE_EXHAUSTED (dev mode): RetryInfo says when to retry; the client honours it.
 
     The emulator throttles Graph once with Retry-After 2.128 s; with a 2 s deadline the service
     cannot retry in time and returns RetryInfo. external_id makes the retry idempotent.
@@ -263,6 +309,7 @@ def main() -> int:
             update_meeting(stub, args, meeting)
             delete_meeting(stub, args, meeting)
             invalid_request(stub, args)
+            schedule_and_cancel(stub, args)
             if args.emulator:
                 graph_forbidden(stub, args)
                 throttled_then_retried(stub, args)
