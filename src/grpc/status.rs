@@ -226,7 +226,7 @@ fn graph_status(
     let (code, reason, advice) = match status {
         400 => (Code::InvalidArgument, "GRAPH_BAD_REQUEST", "Graph rejected the meeting"),
         401 => (Code::FailedPrecondition, "GRAPH_UNAUTHENTICATED", "Graph refused the application's access token even after a refresh; check the app registration's API permissions"),
-        403 => (Code::PermissionDenied, "GRAPH_FORBIDDEN", "Graph refused to create the meeting for this organizer; check that the app has OnlineMeetings.ReadWrite.All with admin consent and a Teams application access policy granted to the organizer"),
+        403 => (Code::PermissionDenied, "GRAPH_FORBIDDEN", "Graph refused to act for this organizer; check that the app has OnlineMeetings.ReadWrite.All (and Calendars.ReadWrite for Schedule and Cancel) with admin consent, and a Teams application access policy granted to the organizer"),
         404 => (Code::NotFound, "GRAPH_NOT_FOUND", "Graph did not find the organizer, or the meeting or event the request names"),
         409 => (Code::AlreadyExists, "GRAPH_CONFLICT", "Graph reported a conflict"),
         429 => (Code::ResourceExhausted, "GRAPH_THROTTLED", "Graph throttled the request and retries within the deadline did not succeed"),
