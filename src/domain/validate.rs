@@ -3,7 +3,7 @@
 //! cloud refuses is read from the property table's flags.
 
 use super::ids::is_plausible_upn;
-use super::meeting::{MeetingParticipantInfo, OnlineMeeting};
+use super::meeting::{MeetingParticipantInfo, MeetingParticipants, OnlineMeeting};
 use super::property::Property;
 use super::violation::FieldViolation;
 
@@ -44,17 +44,7 @@ pub fn validate_new_meeting(meeting: &OnlineMeeting, violations: &mut Vec<FieldV
     }
 
     if let Some(participants) = &m.participants {
-        let groups = [
-            ("organizer", participants.organizer.as_slice()),
-            ("attendees", participants.attendees.as_slice()),
-            ("producers", participants.producers.as_slice()),
-            ("contributors", participants.contributors.as_slice()),
-        ];
-        for (group, infos) in groups {
-            for (i, info) in infos.iter().enumerate() {
-                check_participant(info, &participant_path(group, i, infos.len()), &mut reject);
-            }
-        }
+        check_participants(participants, true, &mut reject);
     }
 
     for key in m.additional_data.keys() {
@@ -114,15 +104,22 @@ pub fn validate_update(
         if participants.organizer.is_some() {
             reject("participants.organizer", "cannot be changed: Graph keeps the meeting's organizer");
         }
-        let groups = [
-            ("attendees", participants.attendees.as_slice()),
-            ("producers", participants.producers.as_slice()),
-            ("contributors", participants.contributors.as_slice()),
-        ];
-        for (group, infos) in groups {
-            for (i, info) in infos.iter().enumerate() {
-                check_participant(info, &participant_path(group, i, infos.len()), &mut reject);
-            }
+        check_participants(participants, false, &mut reject);
+    }
+}
+
+/// Checks each participant of the groups (the organizer too, when `with_organizer`).
+fn check_participants(participants: &MeetingParticipants, with_organizer: bool, reject: &mut impl FnMut(&str, &str)) {
+    let organizer = if with_organizer { participants.organizer.as_slice() } else { &[] };
+    let groups = [
+        ("organizer", organizer),
+        ("attendees", participants.attendees.as_slice()),
+        ("producers", participants.producers.as_slice()),
+        ("contributors", participants.contributors.as_slice()),
+    ];
+    for (group, infos) in groups {
+        for (i, info) in infos.iter().enumerate() {
+            check_participant(info, &participant_path(group, i, infos.len()), reject);
         }
     }
 }
