@@ -1,10 +1,19 @@
 //! Local emulator of Microsoft Graph `onlineMeetings` and the Microsoft identity platform token
-//! endpoint, for dev mode (`meeting-service --dev`) and the integration tests. **This is the
-//! emulator**: production configuration never selects it implicitly; only dev mode and tests
-//! start it. It serves plain HTTP on `127.0.0.1`, one ephemeral port per host:
+//! endpoint, for dev mode (`meeting-service --dev`) and the integration
+//! tests. **This is the emulator**: production configuration never selects it implicitly; only
+//! dev mode and tests start it. It serves plain HTTP on `127.0.0.1`, one ephemeral port per host:
 //!
-//! * **Graph** ([`Emulator::graph_endpoint`]): `POST /{v1.0|beta}/users/{userId}/onlineMeetings`
-//!   and `.../onlineMeetings/createOrGet`, with Graph's response headers and error bodies.
+//! * **Graph** ([`Emulator::graph_endpoint`]), under `/{v1.0|beta}/users/{userId}`, with Graph's
+//!   response headers and error bodies:
+//!   * `POST …/onlineMeetings` (201) and `POST …/onlineMeetings/createOrGet` (201, then 200);
+//!   * `GET …/onlineMeetings/{meetingId}` (200, 404 `NotFound`);
+//!   * `GET …/onlineMeetings?$filter=JoinWebUrl eq '{url}'` or
+//!     `…?$filter=joinMeetingIdSettings/joinMeetingId eq '{id}'` (200 with a `value` collection,
+//!     possibly empty; another or no filter: 400 `InvalidArgument`, Graph's "Filter expression
+//!     expected");
+//!   * `PATCH …/onlineMeetings/{meetingId}` (200 with the meeting; 400 for what the update page
+//!     does not allow; 404);
+//!   * `DELETE …/onlineMeetings/{meetingId}` (204, 404).
 //! * **login** ([`Emulator::authority_host`]): `POST /{tenant}/oauth2/v2.0/token`, client
 //!   credentials, with Entra's token and AADSTS error bodies.
 //!
@@ -15,13 +24,33 @@
 //!
 //! Behaviour worth knowing:
 //! * Graph checks in order: bearer token (401 `InvalidAuthenticationToken`), injected faults, route
-//!   (`/me` is 400: app-only tokens have no user), `Content-Type`, body (400: null, invalid JSON,
-//!   wrong property types, unknown `createOrGet` parameters), user (object id or UPN, any case,
-//!   percent-decoded, in the token's tenant: 404), application access policy (403), times (400).
+//!   (`/me` is 400: app-only tokens have no user; another method than the route's: 405), then per
+//!   operation `Content-Type` and body (400: null, invalid JSON, wrong property types, unknown
+//!   `createOrGet` parameters), user (object id or UPN, any case, percent-decoded, in the token's
+//!   tenant: 404), application access policy (403), then the operation's own rules. Path segments are
+//!   percent-decoded one by one, so an id holding `%2F` is one segment.
+//! * Every meeting made (by a create or `createOrGet`) is stored by (tenant,
+//!   organizer, meeting id) in canonical form. The store is **bounded**: at most
+//!   [`EmulatorConfig::store_capacity`] meetings ([`DEFAULT_STORE_CAPACITY`], 100,000), the oldest
+//!   forgotten first (with its `externalId`, join URL and join meeting id); a forgotten one
+//!   answers 404 like a deleted one.
 //! * `createOrGet` is keyed by (tenant, organizer, `externalId`): 201 first, then 200 with the same
 //!   meeting. A plain create with `externalId` is a 400, as reported for Graph. Create responses
 //!   spell `audioConferencing.ConferenceId` (as Graph's create examples do), `createOrGet` ones
-//!   `conferenceId` (as its example does).
+//!   `conferenceId` (as its example does). GET and `$filter` render a
+//!   stored meeting as create does (`Accept-Language`, `Prefer`, the path's version).
+//! * `$filter`: the query value is percent-decoded once (`+` stays `+`), property names match in
+//!   any case, the literal is OData-quoted (`''` is one `'`). A meeting is findable only
+//!   [`EmulatorConfig::visibility_delay`] after its creation (default zero; GET by id is not
+//!   delayed), as Graph may not show a calendar meeting at once.
+//! * PATCH applies the properties of the update page's table (v1.0, 08/08/2024): `null` clears
+//!   one, a complex value merges into the stored one, `participants.attendees` replaces the list.
+//!   Any other property (`joinMeetingIdSettings`, `meetingTemplateId`, `chatInfo`, `externalId`,
+//!   read-only ones...), `startDateTime` without `endDateTime` or the reverse, a change of
+//!   `participants.organizer` and removing `attendee` from `anonymizeIdentityForRoles` are 400
+//!   `BadRequest`; Graph documents no wording for these, the messages are the emulator's.
+//! * Faults apply to every route alike; with `afterProcessing` the operation (create, PATCH,
+//!   DELETE) takes effect before the fault answers.
 //! * Without `Prefer: include-unknown-enum-members`, evolvable-enum members after
 //!   `unknownFutureValue` are returned as `unknownFutureValue`.
 //! * `joinInformation` follows `Accept-Language` (en default, ja, de, zh-CN); the tag shows in its
@@ -71,6 +100,9 @@ mod assertion;
 mod faults;
 mod graph;
 mod identity;
+mod meetings;
+mod odata;
+mod store;
 mod wire;
 
 #[cfg(test)]
@@ -95,6 +127,7 @@ use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 
 pub use assertion::federated_token;
 pub use faults::{Fault, FaultKind};
+use store::MeetingStore;
 
 /// Tenant id of [`EmulatedTenant::dev`].
 pub const DEV_TENANT_ID: &str = "7d0f7a6e-3c1b-4f7e-9a5d-2b8c6e4f1a90";
@@ -128,7 +161,17 @@ pub struct EmulatorConfig {
     /// Whether Graph requests are kept for [`Emulator::requests`]; default true. Benchmarks turn
     /// it off so that the log does not grow without bound.
     pub record_requests: bool,
+    /// How long after its creation a meeting becomes findable by `$filter` (Graph may not show a
+    /// calendar meeting at once); default zero. GET by id is not delayed.
+    pub visibility_delay: Duration,
+    /// Meetings kept at most; past it the oldest are forgotten (then a GET of one answers 404);
+    /// default [`DEFAULT_STORE_CAPACITY`].
+    pub store_capacity: usize,
 }
+
+/// Meetings the emulator keeps by default: enough for any test and
+/// a flat memory profile under a load test that creates millions.
+pub const DEFAULT_STORE_CAPACITY: usize = store::DEFAULT_CAPACITY;
 
 impl Default for EmulatorConfig {
     fn default() -> Self {
@@ -137,6 +180,8 @@ impl Default for EmulatorConfig {
             refresh_in: None,
             latency: Duration::ZERO,
             record_requests: true,
+            visibility_delay: Duration::ZERO,
+            store_capacity: DEFAULT_STORE_CAPACITY,
         }
     }
 }
@@ -175,24 +220,35 @@ pub struct EmulatedUser {
     pub has_access_policy: bool,
 }
 
+impl EmulatedUser {
+    /// A user with an application access policy.
+    pub fn new(
+        object_id: impl Into<String>,
+        user_principal_name: impl Into<String>,
+        display_name: impl Into<String>,
+    ) -> Self {
+        EmulatedUser {
+            object_id: object_id.into(),
+            user_principal_name: user_principal_name.into(),
+            display_name: display_name.into(),
+            has_access_policy: true,
+        }
+    }
+}
+
 impl EmulatedTenant {
     /// The dev tenant: [`DEV_TENANT_ID`], [`DEV_CLIENT_ID`], [`DEV_CLIENT_SECRET`], with Adele Vance
     /// ([`DEV_USER_ID`], policy granted) and `no.policy@contoso.example` ([`DEV_USER_NO_POLICY_ID`]).
     pub fn dev() -> EmulatedTenant {
-        let user = |id: &str, upn: &str, name: &str, has_access_policy| EmulatedUser {
-            object_id: id.to_owned(),
-            user_principal_name: upn.to_owned(),
-            display_name: name.to_owned(),
-            has_access_policy,
+        let no_policy = EmulatedUser {
+            has_access_policy: false,
+            ..EmulatedUser::new(DEV_USER_NO_POLICY_ID, "no.policy@contoso.example", "No Policy")
         };
         EmulatedTenant {
             tenant_id: DEV_TENANT_ID.to_owned(),
             client_id: DEV_CLIENT_ID.to_owned(),
             client_secret: DEV_CLIENT_SECRET.to_owned(),
-            users: vec![
-                user(DEV_USER_ID, "adele.vance@contoso.example", "Adele Vance", true),
-                user(DEV_USER_NO_POLICY_ID, "no.policy@contoso.example", "No Policy", false),
-            ],
+            users: vec![EmulatedUser::new(DEV_USER_ID, "adele.vance@contoso.example", "Adele Vance"), no_policy],
             certificates: Vec::new(),
             federated_credentials: Vec::new(),
         }
@@ -320,7 +376,7 @@ impl Emulator {
         let shared = Arc::new(Shared {
             graph_endpoint: format!("http://{}", graph.local_addr()?),
             authority_host: format!("http://{}", login.local_addr()?),
-            inner: Mutex::new(Inner { config, ..Inner::default() }),
+            inner: Mutex::new(Inner { meetings: MeetingStore::new(config.store_capacity), config, ..Inner::default() }),
         });
         let (stop, _) = watch::channel(false);
         let mut tasks = Vec::new();
@@ -390,9 +446,16 @@ impl Emulator {
         self.shared.lock().token_requests.get(&tenant_id.to_ascii_lowercase()).copied().unwrap_or(0)
     }
 
-    /// Meetings actually created (a `createOrGet` returning an existing meeting does not count).
+    /// Meetings actually created (a `createOrGet` returning an existing meeting does not count;
+    /// the Teams meeting behind a calendar event does).
     pub fn meetings_created(&self) -> usize {
         self.shared.lock().meetings_created
+    }
+
+    /// Sets how long after creation meetings become findable by `$filter` (see
+    /// [`EmulatorConfig::visibility_delay`]); applies to meetings created from now on.
+    pub fn set_visibility_delay(&self, delay: Duration) {
+        self.shared.lock().config.visibility_delay = delay;
     }
 
     /// Expires every token issued so far: Graph answers 401 for them from now on.
@@ -425,9 +488,8 @@ struct Inner {
     config: EmulatorConfig,
     tenants: Vec<EmulatedTenant>,
     tokens: HashMap<String, IssuedToken>,
-    /// createOrGet meetings (canonical form: every enum member, no per-request annotations) by
-    /// (tenant id, organizer object id, externalId), ids lower-cased.
-    meetings: HashMap<(String, String, String), Value>,
+    /// Every meeting created, bounded (see [`EmulatorConfig::store_capacity`]).
+    meetings: MeetingStore,
     meetings_created: usize,
     faults: VecDeque<Fault>,
     requests: Vec<RecordedRequest>,

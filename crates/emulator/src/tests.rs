@@ -84,6 +84,20 @@ impl Env {
         reply(req.send().await.expect("graph request")).await
     }
 
+    /// Sends `method` to `path` with a fresh token, `body` as JSON when given.
+    async fn send(&self, method: &str, path: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> Reply {
+        let token = self.token().await;
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.http.request(method, format!("{}{path}", self.emu.graph_endpoint())).bearer_auth(token);
+        if let Some(body) = body {
+            req = req.header("content-type", "application/json").body(body.to_string());
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        reply(req.send().await.expect("graph request")).await
+    }
+
     /// POSTs `body` as JSON with a fresh token.
     async fn create(&self, path: &str, body: &Value, headers: &[(&str, &str)]) -> Reply {
         let token = self.token().await;
@@ -638,7 +652,7 @@ async fn malformed_requests_get_graph_errors() {
         (&meetings(DEV_USER_NO_POLICY_ID), json_type.clone(), "{}", 403, "Forbidden", "No Application Access Policy found for this app"),
         ("/v1.0/me/onlineMeetings", json_type.clone(), "{}", 400, "BadRequest", "/me request is only valid with delegated authentication flow."),
         ("/v2.0/users/x/onlineMeetings", json_type.clone(), "{}", 400, "BadRequest", "Invalid version: v2.0"),
-        ("/v1.0/users/x/events", json_type.clone(), "{}", 400, "BadRequest", "Resource not found for the segment 'events'."),
+        ("/v1.0/users/x/calendars", json_type.clone(), "{}", 400, "BadRequest", "Resource not found for the segment 'calendars'."),
     ];
     for (path, headers, body, status, code, message) in cases {
         assert_graph_error(&env.graph(path, Some(&token), body, &headers).await, status, code, message);
@@ -765,4 +779,346 @@ fn control_fault_json_and_wire_helpers() {
     assert!(wire::parse_datetime("2019-07-12T14:30:34").is_some() && wire::parse_datetime("July").is_none());
     let digits = wire::random_digits(12);
     assert!(digits.len() == 12 && !digits.starts_with('0') && digits.bytes().all(|b| b.is_ascii_digit()));
+}
+
+/// A second organizer whose env adds it; for meetings that are not Adele's.
+const SECOND_ORGANIZER_ID: &str = "e1f3b5d7-2a4c-4e6f-8b0d-9c7e5a3f1b28";
+
+/// `…/onlineMeetings/{id}` with the id percent-encoded as one segment (it may hold `/`, `+`, `=`).
+fn meeting(user: &str, id: &Value) -> String {
+    let id = id.as_str().unwrap_or_default();
+    format!("{}/{}", meetings(user), percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC))
+}
+
+/// `…/onlineMeetings?$filter={property} eq '{value}'`, OData-quoted, the value encoded once.
+fn filtered(user: &str, property: &str, value: &str) -> String {
+    let expression = format!("{property} eq '{}'", value.replace('\'', "''"));
+    format!(
+        "{}?$filter={}",
+        meetings(user),
+        percent_encoding::utf8_percent_encode(&expression, percent_encoding::NON_ALPHANUMERIC)
+    )
+}
+
+#[tokio::test]
+async fn meetings_are_read_by_id_and_found_by_join_url_or_meeting_id() {
+    let env = env().await;
+    let mut tenant = EmulatedTenant::dev();
+    tenant.users.push(EmulatedUser::new(SECOND_ORGANIZER_ID, "second@contoso.example", "Second"));
+    env.emu.add_tenant(tenant);
+    let body = json!({"subject": "Read me", "joinMeetingIdSettings": {"isPasscodeRequired": true}, "lobbyBypassSettings": {"scope": "invited"}});
+    let (status, _, created) = env.create(&meetings(DEV_USER_ID), &body, &[]).await;
+    assert_eq!(status, 201, "{created}");
+
+    let (status, _, got) =
+        env.send("GET", &meeting(DEV_USER_ID, &created["id"]), None, &[("accept-language", "de")]).await;
+    assert_eq!(status, 200, "{got}");
+    for field in
+        ["id", "joinWebUrl", "subject", "startDateTime", "audioConferencing", "joinMeetingIdSettings", "chatInfo"]
+    {
+        assert_eq!(got[field], created[field], "{field}");
+    }
+    assert_eq!(got["@odata.context"], created["@odata.context"]);
+    assert_eq!(got["lobbyBypassSettings"]["scope"], "unknownFutureValue", "evolvable enums as on create");
+    assert!(got["joinInformation"]["content"].as_str().unwrap_or_default().contains("language%3Dde"));
+    let beta = meeting(DEV_USER_ID, &created["id"]).replace("/v1.0/", "/beta/");
+    let (_, _, shown) = env.send("GET", &beta, None, &[("prefer", "include-unknown-enum-members")]).await;
+    assert_eq!(shown["lobbyBypassSettings"]["scope"], "invited");
+    assert!(shown["@odata.context"].as_str().unwrap_or_default().contains("/beta/$metadata#users("));
+    // By UPN too; another organizer's and an unknown id are not found.
+    assert_eq!(env.send("GET", &meeting("Adele.Vance@contoso.example", &created["id"]), None, &[]).await.0, 200);
+    for path in [meeting(SECOND_ORGANIZER_ID, &created["id"]), meeting(DEV_USER_ID, &json!("MSpub3RoZXJl"))] {
+        assert_graph_error(&env.send("GET", &path, None, &[]).await, 404, "NotFound", "does not exist");
+    }
+    // An id is one path segment, percent-decoded once: `%2F` is part of it, a raw `/` is not.
+    let odd = json!({"id": "MS/a+b=", "joinWebUrl": "https://teams.microsoft.com/l/meetup-join/odd"});
+    env.emu.shared.lock().meetings.insert(DEV_TENANT_ID, DEV_USER_ID, odd.clone(), None, Instant::now());
+    assert_eq!(env.send("GET", &meeting(DEV_USER_ID, &odd["id"]), None, &[]).await.2["id"], "MS/a+b=");
+    let split = env.send("GET", &format!("{}/MS/a+b=", meetings(DEV_USER_ID)), None, &[]).await;
+    assert_graph_error(&split, 400, "BadRequest", "Resource not found for the segment 'a+b='.");
+
+    let url = created["joinWebUrl"].as_str().unwrap_or_default();
+    let join_id = created["joinMeetingIdSettings"]["joinMeetingId"].as_str().unwrap_or_default();
+    let found = [
+        filtered(DEV_USER_ID, "JoinWebUrl", url),
+        filtered(DEV_USER_ID, "joinweburl", url),
+        filtered(DEV_USER_ID, "joinMeetingIdSettings/joinMeetingId", join_id),
+        // The documented form: spaces as %20, the rest of the literal as sent.
+        format!("{}?$filter=joinMeetingIdSettings/joinMeetingId%20eq%20'{join_id}'", meetings(DEV_USER_ID)),
+    ];
+    for path in found {
+        let (status, _, list) = env.send("GET", &path, None, &[("accept-language", "ja")]).await;
+        assert_eq!(status, 200, "{path}: {list}");
+        let context = format!("{}/v1.0/$metadata#users('{DEV_USER_ID}')/onlineMeetings", env.emu.graph_endpoint());
+        assert_eq!((&list["@odata.context"], list["value"].as_array().map(Vec::len)), (&json!(context), Some(1)));
+        let item = &list["value"][0];
+        assert_eq!((&item["id"], &item["joinWebUrl"]), (&created["id"], &created["joinWebUrl"]));
+        assert!(
+            item.get("@odata.context").is_none()
+                && item["joinInformation"]["content"].as_str().unwrap_or_default().contains("language%3Dja")
+        );
+    }
+    let empty = [
+        filtered(DEV_USER_ID, "JoinWebUrl", &format!("{url}x")),
+        filtered(DEV_USER_ID, "joinMeetingIdSettings/joinMeetingId", "it's 123"),
+        filtered(SECOND_ORGANIZER_ID, "JoinWebUrl", url),
+    ];
+    for path in empty {
+        let (status, _, list) = env.send("GET", &path, None, &[]).await;
+        assert_eq!((status, &list["value"]), (200, &json!([])), "{path}");
+    }
+    let expected = "Filter expression expected - /onlineMeetings?$filter={ParameterName} eq '{id}'.";
+    let refused = [
+        meetings(DEV_USER_ID),
+        filtered(DEV_USER_ID, "subject", "Read me"),
+        filtered(DEV_USER_ID, "VideoTeleconferenceId", "1"),
+        format!("{}?$filter=JoinWebUrl%20ne%20'x'", meetings(DEV_USER_ID)),
+        format!("{}?$filter=JoinWebUrl%20eq%20'it's'", meetings(DEV_USER_ID)),
+        format!("{}?$filter=JoinWebUrl%20eq%20x", meetings(DEV_USER_ID)),
+        // `+` is not a space in Graph's query strings.
+        format!("{}?$filter=joinMeetingIdSettings/joinMeetingId+eq+'{join_id}'", meetings(DEV_USER_ID)),
+    ];
+    for path in refused {
+        assert_graph_error(&env.send("GET", &path, None, &[]).await, 400, "InvalidArgument", expected);
+    }
+}
+
+#[test]
+fn filters_follow_odata_quoting() {
+    use store::MeetingKey::{JoinMeetingId, JoinWebUrl};
+    let parse = meetings::parse_filter;
+    assert_eq!(parse("JoinWebUrl eq 'a'"), Some((JoinWebUrl, "a".to_owned())));
+    assert_eq!(parse(" JOINWEBURL  eq  'it''s'' '  "), Some((JoinWebUrl, "it's' ".to_owned())));
+    assert_eq!(parse("joinMeetingIdSettings/joinMeetingId eq ''"), Some((JoinMeetingId, String::new())));
+    assert_eq!(parse("joinMeetingIdSettings/joinMeetingId eq ''''"), Some((JoinMeetingId, "'".to_owned())));
+    for bad in [
+        "JoinWebUrl eq 'a''",
+        "JoinWebUrl eq 'a",
+        "JoinWebUrl eq a",
+        "JoinWebUrl gt 'a'",
+        "JoinWebUrl",
+        "subject eq 'a'",
+        "JoinWebUrl eq 'a' or 1",
+    ] {
+        assert_eq!(parse(bad), None, "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn patch_applies_what_the_update_page_allows() {
+    let env = env().await;
+    let attendee = |upn: &str| json!({"identity": {"user": {"id": null}}, "upn": upn, "role": "attendee"});
+    let body = json!({
+        "subject": "Before", "startDateTime": "2030-01-01T10:00:00Z", "endDateTime": "2030-01-01T11:00:00Z",
+        "allowMeetingChat": "limited", "lobbyBypassSettings": {"scope": "everyone"},
+        "participants": {"attendees": [attendee("a@contoso.example"), attendee("b@contoso.example")]},
+    });
+    let (_, _, created) = env.create(&meetings(DEV_USER_ID), &body, &[]).await;
+    let path = meeting(DEV_USER_ID, &created["id"]);
+    let patch = json!({
+        "subject": "After", "startDateTime": "2030-01-02T10:00:00+02:00", "endDateTime": "2030-01-02T11:30:00+02:00",
+        "lobbyBypassSettings": {"isDialInBypassEnabled": true}, "allowMeetingChat": null, "allowRecording": false,
+        "participants": {"attendees": [{"upn": "c@contoso.example"}]}, "@odata.type": "#microsoft.graph.onlineMeeting",
+    });
+    let (status, _, updated) = env.send("PATCH", &path, Some(&patch), &[]).await;
+    assert_eq!(status, 200, "{updated}");
+    assert_subset(
+        &updated,
+        &json!({
+            "id": created["id"], "joinWebUrl": created["joinWebUrl"], "subject": "After",
+            "startDateTime": "2030-01-02T08:00:00.0000000Z", "endDateTime": "2030-01-02T09:30:00.0000000Z",
+            "lobbyBypassSettings": {"scope": "everyone", "isDialInBypassEnabled": true}, "allowRecording": false,
+            "participants": {"organizer": created["participants"]["organizer"], "attendees": [{"upn": "c@contoso.example", "role": null}]},
+        }),
+        "",
+    );
+    assert_eq!(updated["participants"]["attendees"].as_array().map(Vec::len), Some(1), "attendees are replaced");
+    assert!(updated.get("allowMeetingChat").is_none(), "null clears");
+    let (_, _, got) = env.send("GET", &path, None, &[]).await;
+    assert_eq!((&got["subject"], &got["endDateTime"]), (&json!("After"), &updated["endDateTime"]));
+    let (_, _, cleared) = env.send("PATCH", &path, Some(&json!({"subject": null})), &[]).await;
+    assert_eq!((cleared.get("subject"), &cleared["allowRecording"]), (Some(&Value::Null), &json!(false)));
+
+    #[rustfmt::skip]
+    let refused = [
+        (json!({"joinMeetingIdSettings": {"isPasscodeRequired": true}}), "'joinMeetingIdSettings' of an onlineMeeting cannot be updated"),
+        (json!({"meetingTemplateId": "05b9ed5f-2ac3-4470-aae9-f4a0c30b1a4b"}), "'meetingTemplateId'"),
+        (json!({"joinWebUrl": "https://example.invalid"}), "'joinWebUrl'"),
+        (json!({"chatInfo": {"threadId": "x"}}), "'chatInfo'"),
+        (json!({"externalId": "x"}), "'externalId'"),
+        (json!({"allowParticipantsToChangeName": true}), "'allowParticipantsToChangeName'"),
+        (json!({"subject": "x", "id": "other"}), "'id'"),
+        (json!({"startDateTime": "2030-01-02T10:00:00Z"}), "requires both startDateTime and endDateTime"),
+        (json!({"endDateTime": "2030-01-02T10:00:00Z"}), "requires both startDateTime and endDateTime"),
+        (json!({"startDateTime": "2030-01-02T10:00:00Z", "endDateTime": "2030-01-02T09:00:00Z"}), "later than"),
+        (json!({"startDateTime": null, "endDateTime": null}), "cannot be null"),
+        (json!({"participants": {"organizer": {"upn": "b@contoso.example"}}}), "organizer of the meeting can't be modified"),
+        (json!({"participants": {"producers": []}}), "Only attendees"),
+        (json!({"subject": 5}), "Cannot convert the literal '5' to the expected type 'Edm.String'."),
+        (json!({"allowMeetingChat": "sometimes"}), "'microsoft.graph.meetingChatMode'"),
+    ];
+    for (patch, message) in refused {
+        assert_graph_error(&env.send("PATCH", &path, Some(&patch), &[]).await, 400, "BadRequest", message);
+    }
+    let (_, _, anonymized) =
+        env.send("PATCH", &path, Some(&json!({"anonymizeIdentityForRoles": ["attendee"]})), &[]).await;
+    assert_eq!(anonymized["anonymizeIdentityForRoles"], json!(["attendee"]));
+    let removal = env.send("PATCH", &path, Some(&json!({"anonymizeIdentityForRoles": []})), &[]).await;
+    assert_graph_error(&removal, 400, "BadRequest", "can't be removed once added");
+    // Nothing refused was applied.
+    assert_eq!(env.send("GET", &path, None, &[]).await.2["endDateTime"], updated["endDateTime"]);
+    let missing =
+        env.send("PATCH", &meeting(DEV_USER_ID, &json!("bm9uZQ==")), Some(&json!({"subject": "x"})), &[]).await;
+    assert_graph_error(&missing, 404, "NotFound", "does not exist");
+    let token = env.token().await;
+    let unreadable =
+        env.http.patch(format!("{}{path}", env.emu.graph_endpoint())).bearer_auth(token).body("{}").send().await;
+    assert_graph_error(
+        &reply(unreadable.expect("sent")).await,
+        400,
+        "BadRequest",
+        "Unable to read JSON request payload",
+    );
+}
+
+#[tokio::test]
+async fn delete_answers_204_then_404() {
+    let env = env().await;
+    let body = json!({"externalId": "to-delete"});
+    let (_, _, created) = env.create(&format!("{}/createOrGet", meetings(DEV_USER_ID)), &body, &[]).await;
+    let path = meeting(DEV_USER_ID, &created["id"]);
+    let token = env.token().await;
+    let deleted =
+        env.http.delete(format!("{}{path}", env.emu.graph_endpoint())).bearer_auth(&token).send().await.expect("sent");
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert!(deleted.headers().get("content-type").is_none() && deleted.headers().get("request-id").is_some());
+    assert!(deleted.text().await.unwrap_or_default().is_empty());
+    for method in ["GET", "DELETE"] {
+        assert_graph_error(&env.send(method, &path, None, &[]).await, 404, "NotFound", "does not exist");
+    }
+    let url = created["joinWebUrl"].as_str().unwrap_or_default();
+    assert_eq!(env.send("GET", &filtered(DEV_USER_ID, "JoinWebUrl", url), None, &[]).await.2["value"], json!([]));
+    // The externalId is free again: createOrGet makes a new meeting.
+    let (status, _, again) = env.create(&format!("{}/createOrGet", meetings(DEV_USER_ID)), &body, &[]).await;
+    assert!(status == 201 && again["id"] != created["id"]);
+}
+
+#[tokio::test]
+async fn every_meeting_route_checks_user_policy_and_method() {
+    let env = env().await;
+    let (_, _, created) = env.create(&meetings(DEV_USER_ID), &json!({}), &[]).await;
+    let id = &created["id"];
+    let url = created["joinWebUrl"].as_str().unwrap_or_default();
+    let patch = json!({"subject": "x"});
+    for user in [DEV_USER_NO_POLICY_ID, "nobody@contoso.example"] {
+        let (status, code, message) = if user == DEV_USER_NO_POLICY_ID {
+            (403, "Forbidden", "No Application Access Policy found for this app")
+        } else {
+            (404, "NotFound", "Resource 'nobody@contoso.example' does not exist")
+        };
+        let calls: [(&str, String, Option<&Value>); 4] = [
+            ("GET", meeting(user, id), None),
+            ("PATCH", meeting(user, id), Some(&patch)),
+            ("DELETE", meeting(user, id), None),
+            ("GET", filtered(user, "JoinWebUrl", url), None),
+        ];
+        for (method, path, body) in calls {
+            assert_graph_error(&env.send(method, &path, body, &[]).await, status, code, message);
+        }
+    }
+    let not_allowed = [
+        ("PUT", meeting(DEV_USER_ID, id)),
+        ("POST", meeting(DEV_USER_ID, id)),
+        ("DELETE", meetings(DEV_USER_ID)),
+        ("PATCH", meetings(DEV_USER_ID)),
+        ("GET", format!("{}/createOrGet", meetings(DEV_USER_ID))),
+    ];
+    for (method, path) in not_allowed {
+        assert_graph_error(&env.send(method, &path, Some(&json!({})), &[]).await, 405, "MethodNotAllowed", method);
+    }
+    assert_eq!(env.send("GET", &meeting(DEV_USER_ID, id), None, &[]).await.0, 200, "none of these changed it");
+}
+
+#[tokio::test]
+async fn faults_apply_to_every_route_and_after_processing_takes_effect() {
+    let env = env().await;
+    let (_, _, created) = env.create(&meetings(DEV_USER_ID), &json!({"subject": "Faulty"}), &[]).await;
+    let path = meeting(DEV_USER_ID, &created["id"]);
+    env.emu.push_fault(Fault::graph_status(429).retry_after("1"));
+    let throttled = env.send("GET", &path, None, &[]).await;
+    assert_graph_error(&throttled, 429, "TooManyRequests", "retry");
+    assert_eq!(throttled.1["retry-after"], "1");
+
+    env.emu.push_fault(Fault::graph_status(504).after_processing());
+    let lost = env.send("PATCH", &path, Some(&json!({"subject": "Patched anyway"})), &[]).await;
+    assert_graph_error(&lost, 504, "GatewayTimeout", "timely response");
+    assert_eq!(env.send("GET", &path, None, &[]).await.2["subject"], "Patched anyway");
+
+    env.emu.push_fault(Fault::graph_status(500).after_processing());
+    assert_graph_error(
+        &env.send("DELETE", &path, None, &[]).await,
+        500,
+        "InternalServerError",
+        "Internal Server Error",
+    );
+    assert_graph_error(&env.send("DELETE", &path, None, &[]).await, 404, "NotFound", "does not exist");
+
+    env.emu.push_fault(Fault::graph_status(502));
+    let filter = filtered(DEV_USER_ID, "JoinWebUrl", created["joinWebUrl"].as_str().unwrap_or_default());
+    assert_graph_error(&env.send("GET", &filter, None, &[]).await, 502, "BadGateway", "Bad Gateway");
+    let methods: Vec<String> = env
+        .emu
+        .requests()
+        .iter()
+        .filter(|r| r.host == Host::Graph)
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(methods.len(), 7);
+    assert_eq!(
+        methods[1..5].iter().map(|m| m.split(' ').next().unwrap_or_default()).collect::<Vec<_>>(),
+        ["GET", "PATCH", "GET", "DELETE"]
+    );
+    assert_eq!(methods[6], format!("GET {filter}"));
+}
+
+#[tokio::test]
+async fn meetings_become_findable_after_the_visibility_delay() {
+    let env = env_with(EmulatorConfig { visibility_delay: Duration::from_millis(400), ..Default::default() }).await;
+    let (_, _, created) = env.create(&meetings(DEV_USER_ID), &json!({}), &[]).await;
+    let filter = filtered(DEV_USER_ID, "JoinWebUrl", created["joinWebUrl"].as_str().unwrap_or_default());
+    let started = Instant::now();
+    assert_eq!(env.send("GET", &filter, None, &[]).await.2["value"], json!([]));
+    assert_eq!(env.send("GET", &meeting(DEV_USER_ID, &created["id"]), None, &[]).await.0, 200, "GET is not delayed");
+    tokio::time::sleep(Duration::from_millis(400).saturating_sub(started.elapsed()) + Duration::from_millis(50)).await;
+    assert_eq!(env.send("GET", &filter, None, &[]).await.2["value"][0]["id"], created["id"]);
+    env.emu.set_visibility_delay(Duration::ZERO);
+    let (_, _, now) = env.create(&meetings(DEV_USER_ID), &json!({}), &[]).await;
+    let filter = filtered(DEV_USER_ID, "JoinWebUrl", now["joinWebUrl"].as_str().unwrap_or_default());
+    assert_eq!(env.send("GET", &filter, None, &[]).await.2["value"][0]["id"], now["id"]);
+}
+
+#[tokio::test]
+async fn the_meeting_store_forgets_the_oldest_past_its_capacity() {
+    let env = env_with(EmulatorConfig { store_capacity: 3, ..Default::default() }).await;
+    let or_get = format!("{}/createOrGet", meetings(DEV_USER_ID));
+    let mut ids = Vec::new();
+    for x in ["a", "b", "c", "d"] {
+        let (status, _, m) = env.create(&or_get, &json!({"externalId": x}), &[]).await;
+        assert_eq!(status, 201);
+        ids.push(m);
+    }
+    assert_eq!(env.emu.shared.lock().meetings.len(), 3);
+    let first = &ids[0];
+    assert_eq!(env.send("GET", &meeting(DEV_USER_ID, &first["id"]), None, &[]).await.0, 404);
+    let filter = filtered(DEV_USER_ID, "JoinWebUrl", first["joinWebUrl"].as_str().unwrap_or_default());
+    assert_eq!(env.send("GET", &filter, None, &[]).await.2["value"], json!([]));
+    for m in &ids[1..] {
+        assert_eq!(env.send("GET", &meeting(DEV_USER_ID, &m["id"]), None, &[]).await.0, 200);
+    }
+    // Its externalId is forgotten with it; the others still answer 200.
+    assert_eq!(env.create(&or_get, &json!({"externalId": "b"}), &[]).await.0, 200);
+    assert_eq!(env.create(&or_get, &json!({"externalId": "a"}), &[]).await.0, 201);
+    let stored = env.emu.shared.lock().meetings.len();
+    assert_eq!((stored, env.emu.meetings_created()), (3, 5));
+    assert_eq!(EmulatorConfig::default().store_capacity, 100_000);
 }
