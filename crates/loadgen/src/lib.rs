@@ -131,7 +131,8 @@ pub async fn main() {
             bench.service(&format!("service-{latency}ms-{rate:.0}rps"), Rpc::Create, latency, load, conns, 1).await;
         }
     }
-    // Get and Update at 0 ms, as `max` and `rate` load Create: named `{baseline,service}-get-...`.
+    // Get and Update at 0 ms, loaded as `max` and `rate` load Create:
+    // `{baseline,service}-{get,update}-0ms-{max,1000rps}`.
     for (rpc, prefix) in [(Rpc::Get, "get"), (Rpc::Update, "update")] {
         for (scenario, load, what) in [
             ("max", Load::Closed { concurrency: c }, "max".to_owned()),
