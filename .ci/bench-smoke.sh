@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# CI smoke run of the benchmarks (issue 7): seconds, small numbers, in the debug profile. It
-# asserts only that the load benchmark ran every smoke scenario and wrote its JSON report with
-# zero failed requests (and that spans reached the OTLP receiver of the telemetry scenarios),
+# CI smoke run of the benchmarks (issues 7 and 14): seconds, small numbers, in the debug profile.
+# It asserts only that the load benchmark ran every smoke scenario and wrote its JSON report with
+# zero failed requests (Create, Get and Update, each against the service and its baseline; and
+# that spans reached the OTLP receiver of the telemetry scenarios),
 # and that each criterion micro-benchmark runs once. Figures from this run mean nothing; the full run is the command in BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,9 @@ assert not failed, f"requests failed: {failed}"
 idle = [s["name"] for s in scenarios if s["requests_ok"] == 0]
 assert not idle, f"scenarios without a completed request: {idle}"
 import re
+ran = {(s["rpc"], s["target"]) for s in scenarios}
+missing = [p for p in [(r, t) for r in ("Create", "Get", "Update") for t in ("baseline", "service")] if p not in ran]
+assert not missing, f"no scenario of {missing}"
 exporting = [s for s in scenarios if s["name"].endswith("-otlp")]
 assert exporting, "the telemetry-overhead scenarios did not run"
 for s in exporting:

@@ -13,7 +13,7 @@ use serde::Serialize;
 )]
 pub(crate) struct Args {
     /// Comma-separated: all, smoke, or any of cold-start, max, rate, rate-50ms, rate-200ms,
-    /// held, tenants, rotation.
+    /// get-max, get-rate, update-max, update-rate, held, tenants, rotation, telemetry.
     #[arg(long, default_value = "all")]
     pub(crate) scenario: String,
     /// Measured time of each load scenario (e.g. 10s).
@@ -25,13 +25,15 @@ pub(crate) struct Args {
     /// Stop each closed-loop scenario after this many measured requests instead of `duration`.
     #[arg(long)]
     pub(crate) requests: Option<u64>,
-    /// Closed-loop concurrency of the maximum-throughput scenarios (`max`, `tenants`).
+    /// Closed-loop concurrency of the maximum-throughput scenarios (`max`, `get-max`,
+    /// `update-max`, `tenants`).
     #[arg(long)]
     pub(crate) concurrency: Option<usize>,
-    /// HTTP/2 connections from the generator to the service (`max`, `rate*`, `tenants`).
+    /// HTTP/2 connections from the generator to the service (every scenario but `held`).
     #[arg(long)]
     pub(crate) connections: Option<usize>,
-    /// Requests per second of the fixed-rate scenarios (`rate`, `rate-50ms`, `rate-200ms`, `rotation`).
+    /// Requests per second of the fixed-rate scenarios (`rate`, `rate-50ms`, `rate-200ms`,
+    /// `get-rate`, `update-rate`, `rotation`).
     #[arg(long)]
     pub(crate) rate: Option<f64>,
     /// Concurrent in-flight Creates of the `held` scenario.
@@ -152,10 +154,23 @@ impl Knobs {
 }
 
 /// Every scenario, in the order a full run (`--scenario all`) runs them.
-const SCENARIOS: [&str; 9] =
-    ["cold-start", "max", "rate", "rate-50ms", "rate-200ms", "held", "tenants", "rotation", "telemetry"];
+const SCENARIOS: [&str; 13] = [
+    "cold-start",
+    "max",
+    "rate",
+    "rate-50ms",
+    "rate-200ms",
+    "get-max",
+    "get-rate",
+    "update-max",
+    "update-rate",
+    "held",
+    "tenants",
+    "rotation",
+    "telemetry",
+];
 /// The smoke run's scenarios (CI: seconds, small numbers).
-const SMOKE: [&str; 5] = ["cold-start", "max", "rate", "tenants", "telemetry"];
+const SMOKE: [&str; 7] = ["cold-start", "max", "rate", "get-max", "update-max", "tenants", "telemetry"];
 
 /// The scenarios `--scenario` selects (`all`, `smoke`, or a comma-separated list), and whether
 /// this is the smoke run; `Err` names an unknown scenario.
@@ -183,7 +198,8 @@ mod tests {
     fn scenario_names_select_the_run() {
         let selected = |arg: &str| scenarios(arg).map(|(names, smoke)| (names.join(","), smoke));
         assert_eq!(selected("all"), Ok((SCENARIOS.join(","), false)));
-        assert_eq!(selected("smoke"), Ok(("cold-start,max,rate,tenants,telemetry".into(), true)));
+        assert_eq!(selected("smoke"), Ok(("cold-start,max,rate,get-max,update-max,tenants,telemetry".into(), true)));
+        assert_eq!(selected("get-rate,update-max"), Ok(("get-rate,update-max".into(), false)));
         assert_eq!(selected(" held, max ,"), Ok(("held,max".into(), false)));
         assert_eq!(selected("max,all"), Ok((SCENARIOS.join(","), false)));
         let unknown = selected("max,hold").unwrap_err();

@@ -10,10 +10,11 @@
 //! with a configurable response latency) and the load generator (tonic + hdrhistogram); they
 //! share its CPU. Each service scenario spawns the `meeting-service` binary (built by cargo for
 //! the run, in the benchmark's profile: release under `cargo bench`) as a child process, so that
-//! its CPU seconds and peak RSS are read from `/proc/<pid>`. Each baseline scenario sends the
-//! request the service sends to Graph (same path, JSON body and headers, captured from the
-//! service once) straight to the emulator with a pooled reqwest client: the physical limit of
-//! this machine for the same upstream work without the gRPC hop.
+//! its CPU seconds and peak RSS are read from `/proc/<pid>`. Each scenario loads one RPC
+//! (`Create`; `Get` and `Update` of meetings made just before it). Each baseline scenario sends
+//! the request the service sends to Graph for that RPC (same method, path, JSON body and
+//! headers, captured from the service once) straight to the emulator with a pooled reqwest
+//! client: the physical limit of this machine for the same upstream work without the gRPC hop.
 //!
 //! Latency is measured per request: closed-loop scenarios from the send to the reply; open-loop
 //! (fixed-rate) scenarios from the intended send time, so that a stall cannot hide latency
@@ -22,11 +23,12 @@
 //! # Layout
 //! - `args`: the command line, the scenarios it selects, the knobs of the run
 //! - `scenarios`: each scenario (baseline or service, cold start, token rotation)
+//! - `rpc`: the RPCs measured, the typical request of each and its Graph request's shape
 //! - `load`: what a request goes to, closed-loop and fixed-rate load, the measured window
 //! - `recorder`: latency histograms and error counts
 //! - `service`: the service under test as a child process
 //! - `tenants`, `baseline`: the emulated tenants and the service's settings; the direct
-//!   request of the baseline
+//!   requests of the baseline (and the meetings Get and Update read)
 //! - `system`: `/proc` readings, the machine, the descriptor limit (the only `unsafe` code)
 //! - `report`, `table`: the JSON report, comparisons and targets; the printed table
 //!
@@ -40,6 +42,7 @@ mod baseline;
 mod load;
 mod recorder;
 mod report;
+mod rpc;
 mod scenarios;
 mod service;
 mod system;
@@ -56,6 +59,7 @@ use crate::{
     args::{Args, Knobs},
     load::Load,
     report::{compare, targets, Report, NOTE},
+    rpc::Rpc,
     scenarios::Bench,
     service::{service_binary, Spawner},
     system::{machine, raise_nofile_limit},
@@ -100,8 +104,8 @@ pub async fn main() {
         count: 0,
     };
 
-    // The request the service sends to Graph, to replay in the baseline.
-    let captured = baseline::capture_graph_request(&mut spawner, &dir).await;
+    // The requests the service sends to Graph, to replay in the baseline.
+    let captured = baseline::capture_graph_requests(&mut spawner, &dir).await;
 
     let emulator =
         Emulator::start(EmulatorConfig { record_requests: false, ..Default::default() }).await.expect("emulator");
@@ -109,28 +113,46 @@ pub async fn main() {
     for t in &tenants {
         emulator.add_tenant(t.emulated.clone());
     }
-    let (baseline, baseline_request) = baseline::request(&emulator, &tenants[0].emulated, captured).await;
+    let token = baseline::fetch_token(&emulator, &tenants[0].emulated).await;
+    let (baseline, baseline_requests) = captured.iter().map(|c| baseline::Replay::new(&emulator, c, &token)).unzip();
 
     let mut bench =
         Bench { knobs: knobs.clone(), emulator, tenants, spawner, baseline, fd_limit, otlp: None, results: Vec::new() };
     let cold_start = if run("cold-start") { Some(bench.cold_start().await) } else { None };
     let (c, conns, rate) = (knobs.concurrency, knobs.connections, knobs.rate);
     if run("max") {
-        bench.baseline("baseline-0ms-max", 0, Load::Closed { concurrency: c }).await;
-        bench.service("service-0ms-max", 0, Load::Closed { concurrency: c }, conns, 1).await;
+        bench.baseline("baseline-0ms-max", Rpc::Create, 0, Load::Closed { concurrency: c }).await;
+        bench.service("service-0ms-max", Rpc::Create, 0, Load::Closed { concurrency: c }, conns, 1).await;
     }
     for (scenario, latency) in [("rate", 0), ("rate-50ms", 50), ("rate-200ms", 200)] {
         if run(scenario) {
-            bench.baseline(&format!("baseline-{latency}ms-{rate:.0}rps"), latency, Load::Open { rate }).await;
-            bench.service(&format!("service-{latency}ms-{rate:.0}rps"), latency, Load::Open { rate }, conns, 1).await;
+            let load = Load::Open { rate };
+            bench.baseline(&format!("baseline-{latency}ms-{rate:.0}rps"), Rpc::Create, latency, load).await;
+            bench.service(&format!("service-{latency}ms-{rate:.0}rps"), Rpc::Create, latency, load, conns, 1).await;
+        }
+    }
+    // Get and Update at 0 ms, loaded as `max` and `rate` load Create:
+    // `{baseline,service}-{get,update}-0ms-{max,1000rps}`.
+    for (rpc, prefix) in [(Rpc::Get, "get"), (Rpc::Update, "update")] {
+        for (scenario, load, what) in [
+            ("max", Load::Closed { concurrency: c }, "max".to_owned()),
+            ("rate", Load::Open { rate }, format!("{rate:.0}rps")),
+        ] {
+            if run(&format!("{prefix}-{scenario}")) {
+                bench.baseline(&format!("baseline-{prefix}-0ms-{what}"), rpc, 0, load).await;
+                bench.service(&format!("service-{prefix}-0ms-{what}"), rpc, 0, load, conns, 1).await;
+            }
         }
     }
     if run("held") {
         let (held, lat) = (knobs.held, knobs.held_latency_ms);
-        bench.baseline(&format!("baseline-{lat}ms-{held}-held"), lat, Load::Closed { concurrency: held }).await;
+        bench
+            .baseline(&format!("baseline-{lat}ms-{held}-held"), Rpc::Create, lat, Load::Closed { concurrency: held })
+            .await;
         bench
             .service(
                 &format!("service-{lat}ms-{held}-held"),
+                Rpc::Create,
                 lat,
                 Load::Closed { concurrency: held },
                 knobs.held_connections,
@@ -140,13 +162,15 @@ pub async fn main() {
     }
     if run("tenants") {
         let n = bench.tenants.len();
-        bench.service(&format!("service-0ms-{n}-tenants"), 0, Load::Closed { concurrency: c }, conns, n).await;
+        bench
+            .service(&format!("service-0ms-{n}-tenants"), Rpc::Create, 0, Load::Closed { concurrency: c }, conns, n)
+            .await;
     }
     if run("telemetry") {
         // The same loads as `max` and `rate`, with every span exported: the overhead of telemetry.
         bench.otlp = Some(OtlpReceiver::start(Protocol::Grpc, Keep::Counts).await.expect("OTLP receiver"));
-        bench.service("service-0ms-max-otlp", 0, Load::Closed { concurrency: c }, conns, 1).await;
-        bench.service(&format!("service-0ms-{rate:.0}rps-otlp"), 0, Load::Open { rate }, conns, 1).await;
+        bench.service("service-0ms-max-otlp", Rpc::Create, 0, Load::Closed { concurrency: c }, conns, 1).await;
+        bench.service(&format!("service-0ms-{rate:.0}rps-otlp"), Rpc::Create, 0, Load::Open { rate }, conns, 1).await;
         bench.otlp = None;
     }
     if run("rotation") {
@@ -169,7 +193,7 @@ pub async fn main() {
             .chain(args.service_env.iter().cloned())
             .collect(),
         note: NOTE,
-        baseline_request: Some(baseline_request),
+        baseline_requests,
         cold_start,
         comparisons: compare(&results),
         scenarios: results,

@@ -9,49 +9,51 @@ use std::{
     time::Duration,
 };
 
-use bytes::Bytes;
-use meeting_service::grpc::pb::{self, meeting_service_client::MeetingServiceClient};
 use tokio::{task::JoinSet, time::Instant};
 use tonic::transport::Channel;
 
 use crate::{
     args::Knobs,
+    baseline::Direct,
     recorder::Recorder,
     report::{Latency, ScenarioResult},
+    rpc::{Requests, Rpc},
     system::{clock_ticks, cpu_seconds, machine_jiffies},
 };
 
 /// What one request goes to.
 pub(crate) enum Target {
-    Service { channels: Vec<Channel>, requests: Vec<pb::CreateRequest> },
-    Direct { client: reqwest::Client, url: String, headers: reqwest::header::HeaderMap, body: Bytes },
+    /// The service over gRPC: one RPC's requests, round-robin over the channels.
+    Service { channels: Vec<Channel>, requests: Requests },
+    /// Graph directly (the baseline): the service's request for the same RPC.
+    Direct { client: reqwest::Client, request: Direct },
 }
 
 impl Target {
-    /// One Create; `Err` names the failure (gRPC code, HTTP status or transport error).
+    pub(crate) fn rpc(&self) -> Rpc {
+        match self {
+            Target::Service { requests, .. } => requests.rpc(),
+            Target::Direct { request, .. } => request.rpc,
+        }
+    }
+
+    /// One call; `Err` names the failure (gRPC code, HTTP status or transport error).
     pub(crate) async fn call(&self, slot: usize, seq: u64) -> Result<(), String> {
         match self {
-            Target::Service { channels, requests } => {
-                let channel = channels[slot % channels.len()].clone();
-                let request = requests[(seq % requests.len() as u64) as usize].clone();
-                match MeetingServiceClient::new(channel).create(request).await {
-                    Ok(reply) if reply.get_ref().meeting.as_ref().is_some_and(|m| m.id.is_some()) => Ok(()),
-                    Ok(_) => Err("reply without a meeting".into()),
-                    Err(status) => Err(format!("{:?}", status.code())),
-                }
-            }
-            Target::Direct { client, url, headers, body } => {
-                let response = client
-                    .post(url)
+            Target::Service { channels, requests } => requests.call(channels[slot % channels.len()].clone(), seq).await,
+            Target::Direct { client, request: Direct { rpc, urls, headers, body } } => {
+                let url = &urls[(seq % urls.len() as u64) as usize];
+                let mut request = client
+                    .request(rpc.graph_method(), url)
                     .headers(headers.clone())
-                    .header("client-request-id", uuid::Uuid::new_v4().to_string())
-                    .body(body.clone())
-                    .send()
-                    .await
-                    .map_err(|e| transport_error(&e))?;
+                    .header("client-request-id", uuid::Uuid::new_v4().to_string());
+                if let Some(body) = body {
+                    request = request.body(body.clone());
+                }
+                let response = request.send().await.map_err(|e| transport_error(&e))?;
                 let status = response.status().as_u16();
                 let body = response.bytes().await.map_err(|_| "transport (body)".to_owned())?;
-                if status == 201 && !body.is_empty() {
+                if status == rpc.graph_success() && !body.is_empty() {
                     Ok(())
                 } else {
                     Err(format!("HTTP {status}"))
@@ -145,6 +147,7 @@ async fn watch_window(
 }
 
 pub(crate) struct Run {
+    pub(crate) rpc: Rpc,
     pub(crate) rec: Arc<Recorder>,
     pub(crate) window: Window,
     pub(crate) notes: Vec<String>,
@@ -291,7 +294,7 @@ pub(crate) async fn drive(target: Arc<Target>, load: Load, knobs: &Knobs, servic
         notes.push(format!("{} requests still in flight 60 s after the window; abandoned", tasks.len()));
         tasks.abort_all();
     }
-    Run { rec, window, notes }
+    Run { rpc: target.rpc(), rec, window, notes }
 }
 
 pub(crate) fn result_of(
@@ -312,6 +315,7 @@ pub(crate) fn result_of(
     };
     ScenarioResult {
         name: name.to_owned(),
+        rpc: run.rpc.name(),
         target: target.to_owned(),
         upstream_latency_ms: latency_ms,
         mode: mode.to_owned(),

@@ -1,5 +1,5 @@
 //! The report: what each scenario measured (the JSON written to `--out`), the service/baseline
-//! and export-on/off comparisons, and the targets of issue 7 checked against them.
+//! and export-on/off comparisons, and the targets of issues 7 and 14 checked against them.
 
 use std::collections::BTreeMap;
 
@@ -67,6 +67,8 @@ pub(crate) struct TokenCheck {
 #[derive(Debug, Default, Serialize)]
 pub(crate) struct ScenarioResult {
     pub(crate) name: String,
+    /// The RPC under load (`Create`, `Get`, `Update`); the baseline sends its Graph request.
+    pub(crate) rpc: &'static str,
     /// `service` (generator -> gRPC -> service -> HTTP -> emulator) or `baseline` (generator -> HTTP -> emulator).
     pub(crate) target: String,
     pub(crate) upstream_latency_ms: u64,
@@ -130,8 +132,11 @@ pub(crate) struct TargetCheck {
 }
 
 #[derive(Debug, Serialize)]
+/// The Graph request the service sends for an RPC (as captured; the baseline sends it with its
+/// own token, client-request-id and, for Get and Update, meeting ids).
 pub(crate) struct BaselineRequest {
-    pub(crate) method: &'static str,
+    pub(crate) rpc: &'static str,
+    pub(crate) method: String,
     pub(crate) path: String,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: String,
@@ -146,7 +151,7 @@ pub(crate) struct Report {
     /// `--log-filter` and `--service-env` overrides of the service (none: its defaults).
     pub(crate) service_overrides: Vec<String>,
     pub(crate) note: &'static str,
-    pub(crate) baseline_request: Option<BaselineRequest>,
+    pub(crate) baseline_requests: Vec<BaselineRequest>,
     pub(crate) cold_start: Option<ColdStart>,
     pub(crate) scenarios: Vec<ScenarioResult>,
     pub(crate) comparisons: Vec<Comparison>,
@@ -204,18 +209,29 @@ pub(crate) fn targets(report: &Report, knobs: &Knobs) -> Vec<TargetCheck> {
             met: c.throughput_ratio >= 0.5,
         });
     }
-    let rate_name = format!("service-0ms-{:.0}rps", knobs.rate);
-    if let Some(c) = cmp(&rate_name) {
-        out.push(TargetCheck {
-            target: format!("{:.0} req/s at 0 ms: added p99 <= 1 ms", knobs.rate),
+    let added_p99 = |label: &str, name: &str| {
+        cmp(name).map(|c| TargetCheck {
+            target: format!("{label}{:.0} req/s at 0 ms: added p99 <= 1 ms", knobs.rate),
             measured: format!(
                 "{:+.3} ms (p99 {:.3} vs {:.3})",
                 c.added_p99_ms,
-                find(&rate_name).map_or(0.0, |s| s.latency.p99_ms),
+                find(name).map_or(0.0, |s| s.latency.p99_ms),
                 find(&c.baseline).map_or(0.0, |s| s.latency.p99_ms)
             ),
             met: c.added_p99_ms <= 1.0,
-        });
+        })
+    };
+    out.extend(added_p99("", &format!("service-0ms-{:.0}rps", knobs.rate)));
+    // Issue 14: Get and Update against the baseline of their own Graph request.
+    for (rpc, prefix) in [("Get", "get"), ("Update", "update")] {
+        if let Some(c) = cmp(&format!("service-{prefix}-0ms-max")) {
+            out.push(TargetCheck {
+                target: format!("{rpc}, 0 ms: service throughput >= 1.0x baseline"),
+                measured: format!("{:.2}x", c.throughput_ratio),
+                met: c.throughput_ratio >= 1.0,
+            });
+        }
+        out.extend(added_p99(&format!("{rpc}, "), &format!("service-{prefix}-0ms-{:.0}rps", knobs.rate)));
     }
     let held = format!("service-{}ms-{}-held", knobs.held_latency_ms, knobs.held);
     if let Some(s) = find(&held) {
@@ -302,4 +318,72 @@ pub(crate) fn targets(report: &Report, knobs: &Knobs) -> Vec<TargetCheck> {
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::args::Args;
+
+    fn scenario(name: &str, target: &str, requests_per_s: f64, p99_ms: f64) -> ScenarioResult {
+        ScenarioResult {
+            name: name.into(),
+            target: target.into(),
+            requests_per_s,
+            latency: Latency { p99_ms, ..Latency::default() },
+            ..ScenarioResult::default()
+        }
+    }
+
+    #[test]
+    fn get_and_update_are_held_to_the_baseline_of_their_own_request() {
+        let knobs = Knobs::new(&Args::parse_from(["loadgen"]), false);
+        let scenarios = vec![
+            scenario("baseline-get-0ms-max", "baseline", 10_000.0, 30.0),
+            scenario("service-get-0ms-max", "service", 10_500.0, 31.0),
+            scenario("baseline-get-0ms-1000rps", "baseline", 1000.0, 0.6),
+            scenario("service-get-0ms-1000rps", "service", 1000.0, 1.7),
+            scenario("baseline-update-0ms-max", "baseline", 10_000.0, 30.0),
+            scenario("service-update-0ms-max", "service", 9_900.0, 31.0),
+            scenario("baseline-update-0ms-1000rps", "baseline", 1000.0, 0.6),
+            scenario("service-update-0ms-1000rps", "service", 1000.0, 1.5),
+        ];
+        let machine = Machine {
+            nproc: 2,
+            cpu_model: String::new(),
+            kernel: String::new(),
+            memory_mb: 0,
+            nofile_limit: 0,
+            date: String::new(),
+            git: String::new(),
+        };
+        let report = Report {
+            command: String::new(),
+            machine,
+            knobs: knobs.clone(),
+            service_bin: String::new(),
+            service_overrides: Vec::new(),
+            note: NOTE,
+            baseline_requests: Vec::new(),
+            cold_start: None,
+            comparisons: compare(&scenarios),
+            scenarios,
+            targets: Vec::new(),
+        };
+        let checks: Vec<(String, bool)> = targets(&report, &knobs).into_iter().map(|t| (t.target, t.met)).collect();
+        assert_eq!(
+            checks,
+            [
+                ("Get, 0 ms: service throughput >= 1.0x baseline".to_owned(), true),
+                ("Get, 1000 req/s at 0 ms: added p99 <= 1 ms".to_owned(), false),
+                ("Update, 0 ms: service throughput >= 1.0x baseline".to_owned(), false),
+                ("Update, 1000 req/s at 0 ms: added p99 <= 1 ms".to_owned(), true),
+            ]
+        );
+        let get = report.comparisons.iter().find(|c| c.service == "service-get-0ms-max").expect("paired");
+        assert_eq!(get.baseline, "baseline-get-0ms-max");
+        assert!((get.throughput_ratio - 1.05).abs() < 1e-9);
+    }
 }

@@ -1,25 +1,31 @@
-//! The scenarios: each baseline and service scenario (a fresh service process per scenario),
-//! cold start, and token rotation under load; each appends its result to the run's.
+//! The scenarios: each baseline and service scenario of an RPC (a fresh service process per
+//! scenario; for Get and Update, fresh meetings to read), cold start, and token rotation under
+//! load; each appends its result to the run's.
 
 use std::{sync::Arc, time::Duration};
 
-use bytes::Bytes;
 use meeting_emulator::{Emulator, EmulatorConfig};
 use meeting_otlp_receiver::{Counts, OtlpReceiver};
 use meeting_service::config::OtlpProtocol;
 
 use crate::{
     args::Knobs,
-    baseline::baseline_client,
+    baseline::{baseline_client, create_meetings, Replay},
     load::{drive, result_of, Load, Target},
     report::{ColdStart, ScenarioResult, ServiceFigures, TokenCheck},
+    rpc::{create_request, Requests, Rpc},
     service::Spawner,
     system::wait_quiet,
-    tenants::{create_request, settings, token_check, token_counts, BenchTenant},
+    tenants::{settings, token_check, token_counts, BenchTenant},
 };
 
 /// Descriptors this process keeps for itself besides the generator's and the emulator's sockets.
 const FD_RESERVE: u64 = 512;
+
+/// Meetings per tenant that a Get or Update scenario reads, round-robin: a handful, made just
+/// before the scenario (the emulator's store forgets its oldest meetings once a Create scenario
+/// has made 100,000 more).
+const MEETINGS_PER_TENANT: usize = 8;
 
 /// One run: the emulator the scenarios share, their tenants, and the results so far.
 pub(crate) struct Bench {
@@ -27,8 +33,8 @@ pub(crate) struct Bench {
     pub(crate) emulator: Emulator,
     pub(crate) tenants: Vec<BenchTenant>,
     pub(crate) spawner: Spawner,
-    /// URL, headers and body of the baseline's request.
-    pub(crate) baseline: (String, reqwest::header::HeaderMap, Bytes),
+    /// The baseline's request of each RPC (the service's Graph request, with a token).
+    pub(crate) baseline: Vec<Replay>,
     pub(crate) fd_limit: u64,
     /// While set, service scenarios export telemetry to this receiver.
     pub(crate) otlp: Option<OtlpReceiver>,
@@ -42,8 +48,23 @@ impl Bench {
         }
     }
 
-    pub(crate) async fn baseline(&mut self, name: &str, latency_ms: u64, load: Load) {
-        self.emulator.set_latency(Duration::from_millis(latency_ms));
+    fn replay(&self, rpc: Rpc) -> &Replay {
+        self.baseline.iter().find(|r| r.rpc == rpc).expect("a baseline request for every RPC")
+    }
+
+    /// For Get and Update, fresh meetings of each tenant (ids per tenant, in order); none for Create.
+    async fn meetings(&self, rpc: Rpc, tenants: &[BenchTenant]) -> Vec<Vec<String>> {
+        let mut meetings = Vec::new();
+        if rpc.reads_meetings() {
+            for tenant in tenants {
+                let create = self.replay(Rpc::Create);
+                meetings.push(create_meetings(&self.emulator, &tenant.emulated, create, MEETINGS_PER_TENANT).await);
+            }
+        }
+        meetings
+    }
+
+    pub(crate) async fn baseline(&mut self, name: &str, rpc: Rpc, latency_ms: u64, load: Load) {
         let mut notes = Vec::new();
         let load = match load {
             // Direct HTTP/1.1 needs two descriptors in this process per request in flight.
@@ -65,10 +86,13 @@ impl Bench {
         };
         eprintln!("==> {name}");
         self.quiet().await;
+        // The baseline sends the first tenant's token.
+        let meetings = self.meetings(rpc, &self.tenants[..1]).await;
+        let request = self.replay(rpc).direct(meetings.first().map_or(&[], Vec::as_slice));
+        self.emulator.set_latency(Duration::from_millis(latency_ms));
         // A client (and connection pool) of its own: idle connections of an earlier scenario
         // would hold descriptors of this process.
-        let (url, headers, body) = self.baseline.clone();
-        let target = Arc::new(Target::Direct { client: baseline_client(self.knobs.graph_http2()), url, headers, body });
+        let target = Arc::new(Target::Direct { client: baseline_client(self.knobs.graph_http2()), request });
         let run = drive(target, load, &self.knobs, None).await;
         let mut result = result_of(name, "baseline", latency_ms, load, None, &self.knobs, &run);
         result.notes.extend(notes);
@@ -76,10 +100,11 @@ impl Bench {
         self.results.push(result);
     }
 
-    /// A fresh service process for the scenario; `tenants` of `self.tenants` receive load.
+    /// A fresh service process for the scenario; `tenants` of `self.tenants` receive `rpc`'s load.
     pub(crate) async fn service(
         &mut self,
         name: &str,
+        rpc: Rpc,
         latency_ms: u64,
         load: Load,
         connections: usize,
@@ -88,7 +113,9 @@ impl Bench {
         eprintln!("==> {name}");
         self.quiet().await;
         let tenants = &self.tenants[..tenants.min(self.tenants.len())];
+        let meetings = self.meetings(rpc, tenants).await;
         self.emulator.set_latency(Duration::from_millis(latency_ms));
+        // After the meetings were made: their tokens are not the service's.
         let before = token_counts(&self.emulator, tenants);
         let mut settings = settings(&self.emulator, tenants, self.knobs.graph_http2());
         let mut notes = Vec::new();
@@ -114,7 +141,8 @@ impl Bench {
         let service = self.spawner.spawn(settings).await;
         let cold_start = service.cold_start;
         let channels = service.channels(connections).await;
-        let requests = tenants.iter().map(|t| create_request(&t.emulated.tenant_id)).collect();
+        let tenant_ids: Vec<&str> = tenants.iter().map(|t| t.emulated.tenant_id.as_str()).collect();
+        let requests = Requests::new(rpc, &tenant_ids, &meetings);
         let target = Arc::new(Target::Service { channels, requests });
         let run = drive(target.clone(), load, &self.knobs, Some(service.pid())).await;
         drop(target);
@@ -196,8 +224,10 @@ impl Bench {
         let refresh_fraction = settings.identity.refresh_fraction;
         let service = self.spawner.spawn(settings).await;
         let channels = service.channels(self.knobs.connections).await;
-        let target =
-            Arc::new(Target::Service { channels, requests: vec![create_request(&tenants[0].emulated.tenant_id)] });
+        let target = Arc::new(Target::Service {
+            channels,
+            requests: Requests::Create(vec![create_request(&tenants[0].emulated.tenant_id)]),
+        });
         let knobs = Knobs { warmup: Duration::ZERO, duration: length, requests: None, ..self.knobs.clone() };
         let load = Load::Open { rate: self.knobs.rate };
         let run = drive(target, load, &knobs, Some(service.pid())).await;

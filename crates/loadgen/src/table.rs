@@ -146,7 +146,7 @@ pub(crate) fn table(report: &Report) -> String {
         }
     }
     if !report.targets.is_empty() {
-        let _ = writeln!(out, "\ntargets (issue 7)");
+        let _ = writeln!(out, "\ntargets (issues 7 and 14)");
         for t in &report.targets {
             let _ = writeln!(out, "  [{}] {:<58} {}", if t.met { "met " } else { "MISS" }, t.target, t.measured);
         }

@@ -1,14 +1,13 @@
 //! The benchmark's tenants (emulated, each a `[[tenants]]` entry of the service with a secret
-//! file), the service's settings for them, the Create every scenario sends, and the check that
-//! the service asked for one token per tenant.
+//! file), the service's settings for them, and the check that the service asked for one token
+//! per tenant.
 
 use std::path::{Path, PathBuf};
 
-use meeting_emulator::{EmulatedTenant, Emulator, DEV_USER_ID};
+use meeting_emulator::{EmulatedTenant, Emulator};
 use meeting_service::{
     config::{Settings, TenantSettings},
     dev::settings_for,
-    grpc::pb,
 };
 
 use crate::report::TokenCheck;
@@ -52,33 +51,6 @@ pub(crate) fn settings(emulator: &Emulator, tenants: &[BenchTenant], graph_http2
         })
         .collect();
     settings
-}
-
-/// A typical Create: subject, times, presenters, lobby and one attendee.
-pub(crate) fn create_request(tenant_id: &str) -> pb::CreateRequest {
-    let ts = |s: &str| s.parse::<prost_types::Timestamp>().expect("timestamp");
-    let attendee = pb::MeetingParticipantInfo {
-        upn: Some("megan.bowen@contoso.example".into()),
-        role: pb::OnlineMeetingRole::Attendee as i32,
-        ..Default::default()
-    };
-    pb::CreateRequest {
-        tenant_id: tenant_id.to_owned(),
-        user_id: DEV_USER_ID.to_owned(),
-        meeting: Some(Box::new(pb::OnlineMeeting {
-            subject: Some("Quarterly planning review".into()),
-            start_date_time: Some(ts("2030-01-15T15:00:00Z")),
-            end_date_time: Some(ts("2030-01-15T16:00:00Z")),
-            allowed_presenters: pb::OnlineMeetingPresenters::Organization as i32,
-            lobby_bypass_settings: Some(pb::LobbyBypassSettings {
-                scope: pb::LobbyBypassScope::Organization as i32,
-                is_dial_in_bypass_enabled: Some(false),
-            }),
-            participants: Some(pb::MeetingParticipants { attendees: vec![attendee], ..Default::default() }),
-            ..Default::default()
-        })),
-        ..Default::default()
-    }
 }
 
 pub(crate) fn token_check(emulator: &Emulator, tenants: &[BenchTenant], before: &[usize]) -> TokenCheck {
