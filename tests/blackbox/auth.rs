@@ -8,7 +8,7 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use meeting_emulator::EmulatorConfig;
 use meeting_service::{
     config::{AuthMode, CallerPolicySettings, JwtIssuerSettings, TlsSettings},
-    grpc::pb::meeting_service_client::MeetingServiceClient,
+    grpc::pb::{self, meeting_service_client::MeetingServiceClient},
 };
 use rustls_pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer, ServerName};
 use tonic::{
@@ -316,4 +316,106 @@ async fn a_request_body_that_does_not_arrive_in_time_ends_the_call() {
     let status = headers.get("grpc-status").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     assert!(!status.is_empty() && status != "0", "{headers:?}");
     assert!(app.graph_requests().is_empty());
+}
+
+#[tokio::test]
+async fn the_caller_policy_applies_to_every_rpc() {
+    const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
+    let app = spawn_app_with(EmulatorConfig::default(), |s| {
+        s.auth.mode = AuthMode::Policy;
+        s.auth.jwt_issuers = vec![JwtIssuerSettings {
+            issuer: ISSUER.into(),
+            audiences: vec!["meeting-service".into()],
+            jwks_file: Some(pki("jwks.json")),
+            jwks_url: None,
+        }];
+        s.auth.policies = vec![CallerPolicySettings {
+            callers: vec!["system:serviceaccount:apps:scheduler".into()],
+            tenants: vec!["*".into()],
+            organizers: vec![USER.into()],
+        }];
+    })
+    .await;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let token = jwt(
+        serde_json::json!({"iss": ISSUER, "sub": "system:serviceaccount:apps:scheduler", "aud": ["meeting-service"], "iat": now, "exp": now + 600}),
+        false,
+    );
+    fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+        request
+    }
+    let mut client = app.client.clone();
+    let created =
+        client.create(with_token(request(simple_meeting()), &token)).await.expect("allowed organizer").into_inner();
+    let id = created.meeting.unwrap().id().to_owned();
+    let get = |user: &str| pb::GetRequest {
+        tenant_id: TENANT.into(),
+        user_id: user.into(),
+        meeting_id: id.clone(),
+        ..Default::default()
+    };
+    client.get(with_token(get(USER), &token)).await.expect("reads its organizer's meeting");
+
+    // Another organizer's meetings: neither read, nor changed, nor deleted, nor scheduled for.
+    let other = meeting_emulator::DEV_USER_NO_POLICY_ID;
+    let sent = app.graph_requests().len();
+    let denied = [
+        client.get(with_token(get(other), &token)).await.map(drop),
+        client
+            .find(with_token(
+                pb::FindRequest {
+                    tenant_id: TENANT.into(),
+                    user_id: other.into(),
+                    key: Some(pb::find_request::Key::JoinMeetingId("1234567890".into())),
+                    ..Default::default()
+                },
+                &token,
+            ))
+            .await
+            .map(drop),
+        client
+            .update(with_token(
+                pb::UpdateRequest {
+                    tenant_id: TENANT.into(),
+                    user_id: other.into(),
+                    meeting_id: id.clone(),
+                    meeting: Some(Box::new(pb::OnlineMeeting { subject: Some("x".into()), ..Default::default() })),
+                    update_mask: Some(prost_types::FieldMask { paths: vec!["subject".into()] }),
+                    ..Default::default()
+                },
+                &token,
+            ))
+            .await
+            .map(drop),
+        client
+            .delete(with_token(
+                pb::DeleteRequest {
+                    tenant_id: TENANT.into(),
+                    user_id: other.into(),
+                    meeting_id: id.clone(),
+                    allow_missing: true,
+                },
+                &token,
+            ))
+            .await
+            .map(drop),
+        client
+            .cancel(with_token(
+                pb::CancelRequest {
+                    tenant_id: TENANT.into(),
+                    user_id: other.into(),
+                    event_id: "AAMkAGI2".into(),
+                    comment: String::new(),
+                },
+                &token,
+            ))
+            .await
+            .map(drop),
+    ];
+    for result in denied {
+        assert_status(&result.expect_err("another organizer"), Code::PermissionDenied, "CALLER_NOT_PERMITTED");
+    }
+    assert_eq!(app.graph_requests().len(), sent, "nothing sent for them");
 }

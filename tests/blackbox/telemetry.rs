@@ -191,6 +191,37 @@ async fn check_export(receiver: &OtlpReceiver, protocol: &str) {
     let by_certificate =
         meeting_service::grpc::pb::CreateRequest { tenant_id: CERT_TENANT.into(), ..request(simple_meeting()) };
     client.create(by_certificate).await.expect("created with a certificate credential");
+    // Every mutating RPC is audited, reads are not.
+    let meeting_id = created.meeting.as_ref().unwrap().id().to_owned();
+    let target = |m: &str| (tenant.tenant_id.clone(), USER.to_owned(), m.to_owned());
+    let (tenant_id, user_id, id) = target(&meeting_id);
+    client
+        .get(meeting_service::grpc::pb::GetRequest {
+            tenant_id: tenant_id.clone(),
+            user_id: user_id.clone(),
+            meeting_id: id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("read");
+    client
+        .update(meeting_service::grpc::pb::UpdateRequest {
+            tenant_id: tenant_id.clone(),
+            user_id: user_id.clone(),
+            meeting_id: id.clone(),
+            meeting: Some(Box::new(meeting_service::grpc::pb::OnlineMeeting {
+                subject: Some("Renamed".into()),
+                ..Default::default()
+            })),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["subject".into()] }),
+            ..Default::default()
+        })
+        .await
+        .expect("updated");
+    client
+        .delete(meeting_service::grpc::pb::DeleteRequest { tenant_id, user_id, meeting_id: id, allow_missing: false })
+        .await
+        .expect("deleted");
     eventually(|| receiver.metric_names().iter().any(|n| n == "rpc.server.duration"), "metrics").await;
 
     let output = terminate(&mut service.child).await;
@@ -279,7 +310,13 @@ async fn check_export(receiver: &OtlpReceiver, protocol: &str) {
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|l| l["target"] == "audit")
         .collect();
-    assert_eq!(audit.len(), 3);
+    assert_eq!(audit.len(), 5, "three creates, an update and a delete: {audit:?}");
+    let messages: Vec<&str> = audit.iter().filter_map(|a| a["message"].as_str()).collect();
+    assert_eq!(messages, ["meeting create", "meeting create", "meeting create", "meeting update", "meeting delete"]);
+    for record in &audit[3..] {
+        assert_eq!(record["meeting_id"], created.meeting.as_ref().unwrap().id());
+        assert_eq!(record["outcome"], "Ok");
+    }
     assert_eq!(audit[0]["meeting_id"], created.meeting.as_ref().unwrap().id());
     assert_eq!(audit[0]["organizer"], USER);
     assert_eq!(audit[0]["outcome"], "Ok");
