@@ -381,6 +381,18 @@ for rpc in commands:  # in the order written
             print("Get after Delete: NotFound")
 EOF
 }
+# An error's details decoded by grpcurl through reflection alone (the service serves the
+# google.rpc descriptors): the ErrorInfo reason and the BadRequest field, not base64.
+grpcurl_error_details() {
+  local out
+  out=$("$grpcurl" -plaintext -max-time 10 -d '{"tenant_id":"contoso","user_id":"adele.vance@contoso.example","meeting":{"subject":"x"}}' \
+    "$address" meetings.v1.MeetingService/Create 2>&1) && { echo "an invalid request succeeded"; return 1; }
+  echo "$out"
+  grep -q '"reason":"INVALID_REQUEST"' <<<"$out" || { echo "ErrorInfo reason not decoded"; return 1; }
+  grep -q '"field":"tenant_id"' <<<"$out" || { echo "BadRequest field not decoded"; return 1; }
+  if grep -q "is not recognized" <<<"$out"; then echo "a detail was not recognized"; return 1; fi
+}
+
 grpcurl_health() {
   local service out
   for service in "" meetings.v1.MeetingService; do
@@ -395,6 +407,7 @@ check grpcurl-describe grpcurl_describe
 check grpcurl-create grpcurl_create
 check grpcurl-readme grpcurl_lines README.md Create Get Find Update Delete Schedule Cancel
 check grpcurl-banner grpcurl_lines "$logs/service.log" Create Get
+check grpcurl-error-details grpcurl_error_details
 check grpcurl-health grpcurl_health
 
 # --- 5. summary ---------------------------------------------------------------------------------
