@@ -74,6 +74,13 @@ pub struct ServerSettings {
     /// How long a call's request message may take to arrive in full once its headers came.
     #[serde(with = "humantime_serde")]
     pub request_body_timeout: Duration,
+    /// A connection older than this is sent a GOAWAY, so that clients reconnect and re-resolve
+    /// (new replicas behind a Service get traffic); none when unset.
+    #[serde(with = "humantime_serde", default)]
+    pub max_connection_age: Option<Duration>,
+    /// How long calls on a connection past its age may take to finish before it is closed.
+    #[serde(with = "humantime_serde")]
+    pub max_connection_age_grace: Duration,
     /// Serve TLS (and mutual TLS with `client_ca_file`); plaintext when absent.
     pub tls: Option<TlsSettings>,
 }
@@ -99,6 +106,8 @@ impl Default for ServerSettings {
             max_connections: 10_000,
             handshake_timeout: Duration::from_secs(10),
             request_body_timeout: Duration::from_secs(10),
+            max_connection_age: None,
+            max_connection_age_grace: Duration::from_secs(30),
             tls: None,
         }
     }
@@ -447,6 +456,9 @@ impl Settings {
         }
         if self.server.handshake_timeout < Duration::from_millis(100) {
             return Err(ConfigError::invalid("server.handshake_timeout", "must be at least 100ms"));
+        }
+        if self.server.max_connection_age.is_some_and(|age| age < Duration::from_millis(100)) {
+            return Err(ConfigError::invalid("server.max_connection_age", "must be at least 100ms"));
         }
         if self.server.request_body_timeout < Duration::from_millis(100) {
             return Err(ConfigError::invalid("server.request_body_timeout", "must be at least 100ms"));

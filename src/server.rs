@@ -159,7 +159,13 @@ impl App {
             let _ = draining_tx.send(());
         };
 
-        let router = tonic::transport::Server::builder()
+        let mut server = tonic::transport::Server::builder();
+        if let Some(age) = self.settings.server.max_connection_age {
+            // A GOAWAY after `age`: clients reconnect and re-resolve, so new replicas get calls.
+            server =
+                server.max_connection_age(age).max_connection_age_grace(self.settings.server.max_connection_age_grace);
+        }
+        let router = server
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
             .max_concurrent_streams(self.settings.server.max_concurrent_streams)

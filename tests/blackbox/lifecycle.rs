@@ -258,3 +258,20 @@ async fn silent_connections_are_closed_and_give_their_places_back() {
     }
     app.create(request(simple_meeting())).await.expect("a caller gets a place");
 }
+
+#[tokio::test]
+async fn connections_past_their_age_are_sent_away_and_clients_reconnect() {
+    let app = spawn_app_with(Default::default(), |s| {
+        s.server.max_connection_age = Some(Duration::from_millis(500));
+        s.server.max_connection_age_grace = Duration::from_secs(1);
+    })
+    .await;
+    let tcp = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let (_client, connection) = h2::client::handshake(tcp).await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(5), connection).await;
+    assert!(ended.is_ok(), "the server ended the connection after its age (GOAWAY)");
+    // A client whose connection was sent away reconnects on its own.
+    app.create(request(simple_meeting())).await.expect("before");
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    app.create(request(simple_meeting())).await.expect("after the connection's age");
+}
