@@ -589,10 +589,11 @@ fn is_loopback(host: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn tenant() -> TenantSettings {
+    /// A valid tenant entry with a secret from a variable that is always set.
+    pub(crate) fn tenant() -> TenantSettings {
         TenantSettings {
             tenant_id: "72f988bf-86f1-41af-91ab-2d7cd011db47".into(),
             client_id: "535fb089-9ff3-47b6-9bfb-4f1264799865".into(),

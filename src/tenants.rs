@@ -190,16 +190,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::config::{GraphSettings, TenantSettings};
-
-    fn tenant() -> TenantSettings {
-        TenantSettings {
-            tenant_id: "72f988bf-86f1-41af-91ab-2d7cd011db47".into(),
-            client_id: "535fb089-9ff3-47b6-9bfb-4f1264799865".into(),
-            client_secret_env: Some("PATH".into()),
-            ..Default::default()
-        }
-    }
+    use crate::config::{tests::tenant, GraphSettings, TenantSettings};
 
     #[test]
     fn credentials_are_read_when_loading_and_errors_name_the_key() {

@@ -101,24 +101,29 @@ fn jwt(claims: serde_json::Value, tamper: bool) -> String {
     format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))
 }
 
+/// The issuer of Kubernetes service-account tokens.
+const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
+
+/// Callers prove themselves with JWTs from `ISSUER`; the scheduler's service account may act in
+/// every tenant for the `organizers` rule.
+fn scheduler_may_act_for(s: &mut meeting_service::config::Settings, organizers: &str) {
+    s.auth.mode = AuthMode::Policy;
+    s.auth.jwt_issuers = vec![JwtIssuerSettings {
+        issuer: ISSUER.into(),
+        audiences: vec!["meeting-service".into()],
+        jwks_file: Some(pki("jwks.json")),
+        jwks_url: None,
+    }];
+    s.auth.policies = vec![CallerPolicySettings {
+        callers: vec!["system:serviceaccount:apps:scheduler".into()],
+        tenants: vec!["*".into()],
+        organizers: vec![organizers.into()],
+    }];
+}
+
 #[tokio::test]
 async fn bearer_jwts_identify_callers_by_subject() {
-    const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
-    let app = spawn_app_with(EmulatorConfig::default(), |s| {
-        s.auth.mode = AuthMode::Policy;
-        s.auth.jwt_issuers = vec![JwtIssuerSettings {
-            issuer: ISSUER.into(),
-            audiences: vec!["meeting-service".into()],
-            jwks_file: Some(pki("jwks.json")),
-            jwks_url: None,
-        }];
-        s.auth.policies = vec![CallerPolicySettings {
-            callers: vec!["system:serviceaccount:apps:scheduler".into()],
-            tenants: vec!["*".into()],
-            organizers: vec!["@contoso.example".into()],
-        }];
-    })
-    .await;
+    let app = spawn_app_with(EmulatorConfig::default(), |s| scheduler_may_act_for(s, "@contoso.example")).await;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let claims = |sub: &str, aud: &str, exp: i64| serde_json::json!({"iss": ISSUER, "sub": sub, "aud": [aud], "iat": now, "exp": exp});
     let call = |token: Option<String>, user: &str| {
@@ -320,22 +325,7 @@ async fn a_request_body_that_does_not_arrive_in_time_ends_the_call() {
 
 #[tokio::test]
 async fn the_caller_policy_applies_to_every_rpc() {
-    const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
-    let app = spawn_app_with(EmulatorConfig::default(), |s| {
-        s.auth.mode = AuthMode::Policy;
-        s.auth.jwt_issuers = vec![JwtIssuerSettings {
-            issuer: ISSUER.into(),
-            audiences: vec!["meeting-service".into()],
-            jwks_file: Some(pki("jwks.json")),
-            jwks_url: None,
-        }];
-        s.auth.policies = vec![CallerPolicySettings {
-            callers: vec!["system:serviceaccount:apps:scheduler".into()],
-            tenants: vec!["*".into()],
-            organizers: vec![USER.into()],
-        }];
-    })
-    .await;
+    let app = spawn_app_with(EmulatorConfig::default(), |s| scheduler_may_act_for(s, USER)).await;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let token = jwt(
         serde_json::json!({"iss": ISSUER, "sub": "system:serviceaccount:apps:scheduler", "aud": ["meeting-service"], "iat": now, "exp": now + 600}),
