@@ -1,5 +1,6 @@
 //! The emulated Microsoft Graph host: authentication, injected faults, routing to the resources
-//! (onlineMeetings in `meetings`), the organizer checks every route shares, Graph's response headers and error bodies, and the `/_emulator/*` control endpoints.
+//! (onlineMeetings in `meetings`, calendar events in `events`), the organizer checks every route
+//! shares, Graph's response headers and error bodies, and the `/_emulator/*` control endpoints.
 
 use std::{sync::Arc, time::Duration};
 
@@ -12,7 +13,7 @@ use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{capture, is_media_type, meetings, respond, wire, EmulatedUser, Fault, FaultKind, Host, Inner};
+use super::{capture, events, is_media_type, meetings, respond, wire, EmulatedUser, Fault, FaultKind, Host, Inner};
 use super::{RecordedRequest, Shared};
 
 const CONTENT_TYPE: &str =
@@ -66,6 +67,8 @@ pub(crate) struct Ctx {
     client_request_id: String,
     pub(crate) include_unknown_enums: bool,
     pub(crate) language: (String, &'static [&'static str; 8]),
+    /// `Prefer: outlook.timezone="…"`: the zone event times are written in.
+    pub(crate) outlook_time_zone: Option<String>,
 }
 
 impl Ctx {
@@ -75,8 +78,12 @@ impl Ctx {
         let client_request_id = echoed.map_or_else(|| request_id.clone(), str::to_owned);
         let prefer: Vec<&str> = rec.header("prefer").unwrap_or_default().split(',').map(str::trim).collect();
         let include_unknown_enums = prefer.iter().any(|p| p.eq_ignore_ascii_case("include-unknown-enum-members"));
+        let outlook_time_zone = prefer.iter().find_map(|p| {
+            let (name, value) = p.split_once('=')?;
+            name.trim().eq_ignore_ascii_case("outlook.timezone").then(|| value.trim().trim_matches('"').to_owned())
+        });
         let language = meetings::language(rec.header("accept-language"));
-        Ctx { request_id, client_request_id, include_unknown_enums, language }
+        Ctx { request_id, client_request_id, include_unknown_enums, language, outlook_time_zone }
     }
 
     /// Graph's response: its headers on every answer, success or error. A `null` body is none.
@@ -184,6 +191,12 @@ enum Route {
     CreateOrGet,
     /// `…/onlineMeetings/{meetingId}`: GET, PATCH, DELETE.
     Meeting(String),
+    /// `…/events`: create (POST).
+    Events,
+    /// `…/events/{id}`: GET, DELETE.
+    Event(String),
+    /// `…/events/{id}/cancel`.
+    CancelEvent(String),
 }
 
 /// Routes a request: API version, decoded `{userId}` segment, resource. Each path segment is
@@ -207,6 +220,11 @@ fn route(rec: &RecordedRequest) -> Result<(String, String, Route), GraphError> {
             (Route::CreateOrGet, &["POST"])
         }
         ["users", _, "onlinemeetings", _] => (Route::Meeting(decode(rest[3])?), &["GET", "PATCH", "DELETE"]),
+        ["users", _, "events"] => (Route::Events, &["POST"]),
+        ["users", _, "events", _] => (Route::Event(decode(rest[3])?), &["GET", "DELETE"]),
+        ["users", _, "events", _, "cancel" | "microsoft.graph.cancel"] => {
+            (Route::CancelEvent(decode(rest[3])?), &["POST"])
+        }
         _ => {
             let segment = rest.last().copied().unwrap_or_default();
             return Err(bad_request(format!("Resource not found for the segment '{segment}'.")));
@@ -296,6 +314,10 @@ fn operate(
         (Route::Meeting(id), "GET") => meetings::get(inner, &call, &id),
         (Route::Meeting(id), "PATCH") => meetings::update(inner, &call, &id),
         (Route::Meeting(id), _) => meetings::delete(inner, &call, &id),
+        (Route::Events, _) => events::create(inner, &call),
+        (Route::Event(id), "GET") => events::get(inner, &call, &id),
+        (Route::Event(id), _) => events::delete(inner, &call, &id),
+        (Route::CancelEvent(id), _) => events::cancel(inner, &call, &id),
     }
 }
 

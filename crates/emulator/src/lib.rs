@@ -1,5 +1,5 @@
-//! Local emulator of Microsoft Graph `onlineMeetings` and the Microsoft identity platform token
-//! endpoint, for dev mode (`meeting-service --dev`) and the integration
+//! Local emulator of Microsoft Graph (`onlineMeetings` and calendar `events`) and the Microsoft
+//! identity platform token endpoint, for dev mode (`meeting-service --dev`) and the integration
 //! tests. **This is the emulator**: production configuration never selects it implicitly; only
 //! dev mode and tests start it. It serves plain HTTP on `127.0.0.1`, one ephemeral port per host:
 //!
@@ -13,7 +13,9 @@
 //!     expected");
 //!   * `PATCH …/onlineMeetings/{meetingId}` (200 with the meeting; 400 for what the update page
 //!     does not allow; 404);
-//!   * `DELETE …/onlineMeetings/{meetingId}` (204, 404).
+//!   * `DELETE …/onlineMeetings/{meetingId}` (204, 404);
+//!   * `POST …/events` (201), `GET …/events/{id}` (200), `DELETE …/events/{id}` (204),
+//!     `POST …/events/{id}/cancel` (202); a missing event is 404 `ErrorItemNotFound`.
 //! * **login** ([`Emulator::authority_host`]): `POST /{tenant}/oauth2/v2.0/token`, client
 //!   credentials, with Entra's token and AADSTS error bodies.
 //!
@@ -26,18 +28,19 @@
 //! * Graph checks in order: bearer token (401 `InvalidAuthenticationToken`), injected faults, route
 //!   (`/me` is 400: app-only tokens have no user; another method than the route's: 405), then per
 //!   operation `Content-Type` and body (400: null, invalid JSON, wrong property types, unknown
-//!   `createOrGet` parameters), user (object id or UPN, any case, percent-decoded, in the token's
-//!   tenant: 404), application access policy (403), then the operation's own rules. Path segments are
+//!   `createOrGet` parameters, unknown event properties), user (object id or UPN, any case,
+//!   percent-decoded, in the token's tenant: 404), application access policy (403, onlineMeetings
+//!   routes only: calendar access needs none), then the operation's own rules. Path segments are
 //!   percent-decoded one by one, so an id holding `%2F` is one segment.
-//! * Every meeting made (by a create or `createOrGet`) is stored by (tenant,
+//! * Every meeting made (by a create, `createOrGet` or behind an event) is stored by (tenant,
 //!   organizer, meeting id) in canonical form. The store is **bounded**: at most
 //!   [`EmulatorConfig::store_capacity`] meetings ([`DEFAULT_STORE_CAPACITY`], 100,000), the oldest
-//!   forgotten first (with its `externalId`, join URL and join meeting id); a forgotten one
-//!   answers 404 like a deleted one.
+//!   forgotten first (with its `externalId`, join URL and join meeting id), and as many calendar
+//!   events; a forgotten one answers 404 like a deleted one.
 //! * `createOrGet` is keyed by (tenant, organizer, `externalId`): 201 first, then 200 with the same
 //!   meeting. A plain create with `externalId` is a 400, as reported for Graph. Create responses
 //!   spell `audioConferencing.ConferenceId` (as Graph's create examples do), `createOrGet` ones
-//!   `conferenceId` (as its example does). GET and `$filter` render a
+//!   and meetings behind events `conferenceId` (as their examples do). GET and `$filter` render a
 //!   stored meeting as create does (`Accept-Language`, `Prefer`, the path's version).
 //! * `$filter`: the query value is percent-decoded once (`+` stays `+`), property names match in
 //!   any case, the literal is OData-quoted (`''` is one `'`). A meeting is findable only
@@ -49,8 +52,19 @@
 //!   read-only ones...), `startDateTime` without `endDateTime` or the reverse, a change of
 //!   `participants.organizer` and removing `attendee` from `anonymizeIdentityForRoles` are 400
 //!   `BadRequest`; Graph documents no wording for these, the messages are the emulator's.
+//! * Events: `start`/`end` `timeZone` must be a Windows zone id or one of the IANA names Graph's
+//!   `dateTimeTimeZone` page lists (400 `TimeZoneNotSupportedException` otherwise); the create
+//!   answer echoes each in its given zone, later reads are in UTC, both unless `Prefer:
+//!   outlook.timezone="…"` names another. `isOnlineMeeting` with `teamsForBusiness` (or no
+//!   provider) makes a Teams meeting behind the event (its `joinWebUrl` is the event's
+//!   `onlineMeeting.joinUrl`) unless the user's [`EmulatedUser::calendar_allows_teams`] is false:
+//!   then the event has `isOnlineMeeting: false`, `onlineMeetingProvider: "unknown"`. A
+//!   `transactionId` seen before for that organizer returns the same event (201) and makes
+//!   nothing new. Cancel takes the event off the calendar (later GET, DELETE or cancel: 404) and
+//!   is recorded ([`Emulator::cancelled_events`]); deleting or cancelling an event leaves its
+//!   meeting in place.
 //! * Faults apply to every route alike; with `afterProcessing` the operation (create, PATCH,
-//!   DELETE) takes effect before the fault answers.
+//!   DELETE, cancel...) takes effect before the fault answers.
 //! * Without `Prefer: include-unknown-enum-members`, evolvable-enum members after
 //!   `unknownFutureValue` are returned as `unknownFutureValue`.
 //! * `joinInformation` follows `Accept-Language` (en default, ja, de, zh-CN); the tag shows in its
@@ -97,6 +111,7 @@
 #![forbid(unsafe_code)]
 
 mod assertion;
+mod events;
 mod faults;
 mod graph;
 mod identity;
@@ -104,6 +119,7 @@ mod meetings;
 mod odata;
 mod store;
 mod wire;
+mod zones;
 
 #[cfg(test)]
 mod tests;
@@ -127,7 +143,7 @@ use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 
 pub use assertion::federated_token;
 pub use faults::{Fault, FaultKind};
-use store::MeetingStore;
+use store::{EventStore, MeetingStore};
 
 /// Tenant id of [`EmulatedTenant::dev`].
 pub const DEV_TENANT_ID: &str = "7d0f7a6e-3c1b-4f7e-9a5d-2b8c6e4f1a90";
@@ -139,6 +155,9 @@ pub const DEV_CLIENT_SECRET: &str = "dev-secret-not-for-production";
 pub const DEV_USER_ID: &str = "5b2e8f4a-1c6d-4e9b-8a3f-7d0c2e6b9f15";
 /// Object id of `no.policy@contoso.example`, who has no application access policy (Graph: 403).
 pub const DEV_USER_NO_POLICY_ID: &str = "c8d4a2e6-9f1b-4b7d-b3e5-0a6f8c2d4e71";
+/// Object id of `no.teams@contoso.example`: policy granted, but a mailbox whose calendar cannot
+/// add Teams meetings (events get no online meeting).
+pub const DEV_USER_NO_TEAMS_CALENDAR_ID: &str = "e1f3b5d7-2a4c-4e6f-8b0d-9c7e5a3f1b28";
 /// The audience Entra recommends for federated identity credentials (workload identity).
 pub const TOKEN_EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
 
@@ -164,12 +183,14 @@ pub struct EmulatorConfig {
     /// How long after its creation a meeting becomes findable by `$filter` (Graph may not show a
     /// calendar meeting at once); default zero. GET by id is not delayed.
     pub visibility_delay: Duration,
-    /// Meetings kept at most; past it the oldest are forgotten (then a GET of one answers 404);
-    /// default [`DEFAULT_STORE_CAPACITY`].
+    /// Meetings kept at most, and calendar events kept at most; past it the oldest are forgotten
+    /// (then a GET of one answers 404); default [`DEFAULT_STORE_CAPACITY`]. A stored meeting
+    /// takes about 2.7 KB (compact JSON and its index keys): some 270 MB when full at the
+    /// default, some 460 MB once the allocator has churned through millions.
     pub store_capacity: usize,
 }
 
-/// Meetings the emulator keeps by default: enough for any test and
+/// Meetings (and, apart, calendar events) the emulator keeps by default: enough for any test and
 /// a flat memory profile under a load test that creates millions.
 pub const DEFAULT_STORE_CAPACITY: usize = store::DEFAULT_CAPACITY;
 
@@ -218,10 +239,14 @@ pub struct EmulatedUser {
     pub display_name: String,
     /// Whether an application access policy lets the app create meetings on this user's behalf.
     pub has_access_policy: bool,
+    /// Whether the mailbox's `allowedOnlineMeetingProviders` include Teams: when false, an event
+    /// asking for a Teams meeting is created without one (`isOnlineMeeting: false`,
+    /// `onlineMeetingProvider: "unknown"`), as Graph does. [`EmulatedUser::new`] sets it.
+    pub calendar_allows_teams: bool,
 }
 
 impl EmulatedUser {
-    /// A user with an application access policy.
+    /// A user with an application access policy and a calendar that allows Teams meetings.
     pub fn new(
         object_id: impl Into<String>,
         user_principal_name: impl Into<String>,
@@ -232,23 +257,34 @@ impl EmulatedUser {
             user_principal_name: user_principal_name.into(),
             display_name: display_name.into(),
             has_access_policy: true,
+            calendar_allows_teams: true,
         }
     }
 }
 
 impl EmulatedTenant {
     /// The dev tenant: [`DEV_TENANT_ID`], [`DEV_CLIENT_ID`], [`DEV_CLIENT_SECRET`], with Adele Vance
-    /// ([`DEV_USER_ID`], policy granted) and `no.policy@contoso.example` ([`DEV_USER_NO_POLICY_ID`]).
+    /// ([`DEV_USER_ID`], policy granted), `no.policy@contoso.example` ([`DEV_USER_NO_POLICY_ID`])
+    /// and `no.teams@contoso.example` ([`DEV_USER_NO_TEAMS_CALENDAR_ID`], whose calendar cannot
+    /// add Teams meetings).
     pub fn dev() -> EmulatedTenant {
         let no_policy = EmulatedUser {
             has_access_policy: false,
             ..EmulatedUser::new(DEV_USER_NO_POLICY_ID, "no.policy@contoso.example", "No Policy")
         };
+        let no_teams = EmulatedUser {
+            calendar_allows_teams: false,
+            ..EmulatedUser::new(DEV_USER_NO_TEAMS_CALENDAR_ID, "no.teams@contoso.example", "No Teams Calendar")
+        };
         EmulatedTenant {
             tenant_id: DEV_TENANT_ID.to_owned(),
             client_id: DEV_CLIENT_ID.to_owned(),
             client_secret: DEV_CLIENT_SECRET.to_owned(),
-            users: vec![EmulatedUser::new(DEV_USER_ID, "adele.vance@contoso.example", "Adele Vance"), no_policy],
+            users: vec![
+                EmulatedUser::new(DEV_USER_ID, "adele.vance@contoso.example", "Adele Vance"),
+                no_policy,
+                no_teams,
+            ],
             certificates: Vec::new(),
             federated_credentials: Vec::new(),
         }
@@ -267,6 +303,15 @@ impl EmulatedTenant {
         self.federated_credentials.push(FederatedCredential { issuer, subject, audience });
         self
     }
+}
+
+/// An event cancelled by its organizer, with the comment sent to its attendees.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CancelledEvent {
+    /// Object id of the organizer.
+    pub organizer_id: String,
+    pub event_id: String,
+    pub comment: Option<String>,
 }
 
 /// One request as received.
@@ -376,7 +421,12 @@ impl Emulator {
         let shared = Arc::new(Shared {
             graph_endpoint: format!("http://{}", graph.local_addr()?),
             authority_host: format!("http://{}", login.local_addr()?),
-            inner: Mutex::new(Inner { meetings: MeetingStore::new(config.store_capacity), config, ..Inner::default() }),
+            inner: Mutex::new(Inner {
+                meetings: MeetingStore::new(config.store_capacity),
+                events: EventStore::new(config.store_capacity),
+                config,
+                ..Inner::default()
+            }),
         });
         let (stop, _) = watch::channel(false);
         let mut tasks = Vec::new();
@@ -452,6 +502,17 @@ impl Emulator {
         self.shared.lock().meetings_created
     }
 
+    /// Calendar events actually created (a POST repeating a `transactionId` does not count).
+    pub fn events_created(&self) -> usize {
+        self.shared.lock().events_created
+    }
+
+    /// Events cancelled through `…/events/{id}/cancel`, oldest first (at most the store
+    /// capacity, the oldest forgotten first).
+    pub fn cancelled_events(&self) -> Vec<CancelledEvent> {
+        self.shared.lock().cancelled_events.iter().cloned().collect()
+    }
+
     /// Sets how long after creation meetings become findable by `$filter` (see
     /// [`EmulatorConfig::visibility_delay`]); applies to meetings created from now on.
     pub fn set_visibility_delay(&self, delay: Duration) {
@@ -491,6 +552,10 @@ struct Inner {
     /// Every meeting created, bounded (see [`EmulatorConfig::store_capacity`]).
     meetings: MeetingStore,
     meetings_created: usize,
+    /// Calendar events, bounded likewise.
+    events: EventStore,
+    events_created: usize,
+    cancelled_events: VecDeque<CancelledEvent>,
     faults: VecDeque<Fault>,
     requests: Vec<RecordedRequest>,
     /// Token requests per tenant path segment, lower-cased.

@@ -6,6 +6,7 @@
 
 use std::time::Instant;
 
+use percent_encoding::percent_decode_str;
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -15,11 +16,11 @@ use super::odata::{
     self,
     Ty::{self, Bool as B, Coll, Date, Enum, Obj, Str as S},
 };
-use super::store::MeetingKey;
+use super::store::StoredMeeting;
 use super::{wire, EmulatedUser, Inner};
 
 /// Fictional numbers (555-01xx) of the emulated audio-conferencing bridge.
-const TOLL: &str = "+14255550100";
+pub(crate) const TOLL: &str = "+14255550100";
 const TOLL_FREE: &str = "+18005550199";
 
 /// `POST …/onlineMeetings` and `…/createOrGet`: OData checks, organizer, times, then a new
@@ -42,23 +43,27 @@ pub(crate) fn create(inner: &mut Inner, call: &Call, or_get: bool) -> Outcome {
     let external_id = body.get("externalId").and_then(Value::as_str).filter(|_| or_get);
     let existing = external_id.and_then(|x| inner.meetings.by_external_id(call.tenant_id, &user.object_id, x));
     if let Some(existing) = existing {
-        return Ok((200, render(existing, call)));
+        return Ok((200, render(&existing.meeting(), call)));
     }
-    let meeting = build(call.tenant_id, &user, &body, (start, end), or_get);
-    let rendered = render(&meeting, call);
-    store(inner, call.tenant_id, &user.object_id, meeting, external_id.map(str::to_owned));
-    Ok((201, rendered))
+    let mut meeting = build(call.tenant_id, &user, &body, (start, end), or_get);
+    store(inner, call.tenant_id, &user.object_id, &mut meeting, external_id);
+    Ok((201, render(&meeting, call)))
 }
 
-/// Keeps a meeting just made, findable by `$filter`
+/// Keeps a meeting just made (by a create or behind a calendar event), findable by `$filter`
 /// once the configured visibility delay has passed.
 pub(crate) fn store(
     inner: &mut Inner,
     tenant_id: &str,
     organizer_id: &str,
-    meeting: Value,
-    external_id: Option<String>,
+    meeting: &mut Value,
+    external_id: Option<&str>,
 ) {
+    // A join meeting id names one meeting, as Graph's do: on a clash with a stored one, draw again.
+    let taken = |v: &&mut Value| v.as_str().is_some_and(|id| inner.meetings.join_meeting_id_taken(id));
+    while let Some(join_meeting_id) = meeting.pointer_mut("/joinMeetingIdSettings/joinMeetingId").filter(taken) {
+        *join_meeting_id = wire::random_digits(12).into();
+    }
     inner.meetings_created += 1;
     let visible_at = Instant::now() + inner.config.visibility_delay;
     inner.meetings.insert(tenant_id, organizer_id, meeting, external_id, visible_at);
@@ -74,7 +79,22 @@ fn missing(id: &str) -> GraphError {
 pub(crate) fn get(inner: &mut Inner, call: &Call, id: &str) -> Outcome {
     let user = call.organizer(inner, true)?;
     let stored = inner.meetings.get(call.tenant_id, &user.object_id, id).ok_or_else(|| missing(id))?;
-    Ok((200, render(&stored.meeting, call)))
+    Ok((200, render(&stored.meeting(), call)))
+}
+
+/// What a `$filter` on onlineMeetings can look up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MeetingKey {
+    JoinWebUrl,
+    JoinMeetingId,
+}
+
+/// The meeting id a join URL names. `build` makes both from the organizer and the meeting's chat
+/// thread (`…/meetup-join/{thread, percent-encoded}/0?context=…`), so no index is needed.
+fn id_of_join_web_url(url: &str, organizer_id: &str) -> Option<String> {
+    let (thread, _) = url.strip_prefix("https://teams.microsoft.com/l/meetup-join/")?.split_once('/')?;
+    let thread = percent_decode_str(thread).decode_utf8().ok()?;
+    Some(wire::base64(format!("1*{organizer_id}*0**{thread}").as_bytes(), false))
 }
 
 /// Graph's answer to a listing without a filter it supports (seen in msgraph-sdk-dotnet#2492).
@@ -111,11 +131,19 @@ pub(crate) fn parse_filter(filter: &str) -> Option<(MeetingKey, String)> {
 pub(crate) fn list(inner: &mut Inner, call: &Call) -> Outcome {
     let (key, value) = call.query("$filter").as_deref().and_then(parse_filter).ok_or_else(filter_expected)?;
     let user = call.organizer(inner, true)?;
+    let (tenant_id, organizer_id) = (call.tenant_id, user.object_id.as_str());
+    let stored = match key {
+        MeetingKey::JoinWebUrl => {
+            id_of_join_web_url(&value, organizer_id).and_then(|id| inner.meetings.get(tenant_id, organizer_id, &id))
+        }
+        MeetingKey::JoinMeetingId => inner.meetings.by_join_meeting_id(tenant_id, organizer_id, &value),
+    };
     let now = Instant::now();
-    let found = inner.meetings.find(call.tenant_id, &user.object_id, key, &value).filter(|s| s.visible_at <= now);
+    let found = stored.filter(|s| s.visible_at <= now).map(StoredMeeting::meeting);
+    let found = found.filter(|m| key == MeetingKey::JoinMeetingId || m["joinWebUrl"] == value.as_str());
     let items: Vec<Value> = found
-        .map(|s| {
-            let mut item = render(&s.meeting, call);
+        .map(|meeting| {
+            let mut item = render(&meeting, call);
             if let Value::Object(map) = &mut item {
                 // Entities inside a collection carry no context of their own.
                 map.remove("@odata.context");
@@ -198,18 +226,19 @@ pub(crate) fn update(inner: &mut Inner, call: &Call, id: &str) -> Outcome {
         (true, ..) => return Err(bad_request("startDateTime and endDateTime cannot be null.")),
     };
     let user = call.organizer(inner, true)?;
-    let meeting = inner.meetings.get_mut(call.tenant_id, &user.object_id, id).ok_or_else(|| missing(id))?;
+    let stored = inner.meetings.get(call.tenant_id, &user.object_id, id).ok_or_else(|| missing(id))?;
+    let mut meeting = stored.meeting();
     let anonymized = |m: &Value| {
         let roles = m.get("anonymizeIdentityForRoles").and_then(Value::as_array);
         roles.is_some_and(|r| r.iter().any(|role| role == "attendee"))
     };
     if body.contains_key("anonymizeIdentityForRoles")
-        && anonymized(meeting)
+        && anonymized(&meeting)
         && !anonymized(&Value::Object(body.clone()))
     {
         return Err(bad_request("The 'attendee' value of anonymizeIdentityForRoles can't be removed once added."));
     }
-    let Value::Object(m) = meeting else {
+    let Value::Object(m) = &mut meeting else {
         return Err(error(500, "InternalServerError", "Internal Server Error"));
     };
     for (name, value) in body.into_iter().filter(|(k, _)| !k.starts_with('@')) {
@@ -250,7 +279,7 @@ pub(crate) fn update(inner: &mut Inner, call: &Call, id: &str) -> Outcome {
         m.insert("startDateTime".to_owned(), wire::graph_datetime(start).into());
         m.insert("endDateTime".to_owned(), wire::graph_datetime(end).into());
     }
-    let meeting = Value::Object(m.clone());
+    inner.meetings.replace(call.tenant_id, &user.object_id, id, &meeting);
     Ok((200, render(&meeting, call)))
 }
 
@@ -336,7 +365,7 @@ fn validate(body: &Map<String, Value>, or_get: bool) -> Result<(), GraphError> {
 }
 
 /// Creates the canonical meeting for a validated request body.
-fn build(
+pub(crate) fn build(
     tenant_id: &str,
     user: &EmulatedUser,
     body: &Map<String, Value>,

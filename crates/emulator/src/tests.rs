@@ -832,7 +832,7 @@ async fn meetings_are_read_by_id_and_found_by_join_url_or_meeting_id() {
     }
     // An id is one path segment, percent-decoded once: `%2F` is part of it, a raw `/` is not.
     let odd = json!({"id": "MS/a+b=", "joinWebUrl": "https://teams.microsoft.com/l/meetup-join/odd"});
-    env.emu.shared.lock().meetings.insert(DEV_TENANT_ID, DEV_USER_ID, odd.clone(), None, Instant::now());
+    env.emu.shared.lock().meetings.insert(DEV_TENANT_ID, DEV_USER_ID, &odd, None, Instant::now());
     assert_eq!(env.send("GET", &meeting(DEV_USER_ID, &odd["id"]), None, &[]).await.2["id"], "MS/a+b=");
     let split = env.send("GET", &format!("{}/MS/a+b=", meetings(DEV_USER_ID)), None, &[]).await;
     assert_graph_error(&split, 400, "BadRequest", "Resource not found for the segment 'a+b='.");
@@ -862,6 +862,8 @@ async fn meetings_are_read_by_id_and_found_by_join_url_or_meeting_id() {
         filtered(DEV_USER_ID, "JoinWebUrl", &format!("{url}x")),
         filtered(DEV_USER_ID, "joinMeetingIdSettings/joinMeetingId", "it's 123"),
         filtered(SECOND_ORGANIZER_ID, "JoinWebUrl", url),
+        filtered(SECOND_ORGANIZER_ID, "joinMeetingIdSettings/joinMeetingId", join_id),
+        filtered(DEV_USER_ID, "JoinWebUrl", &url.replace("meetup-join/19%3ameeting_", "meetup-join/19%3ameeting_x")),
     ];
     for path in empty {
         let (status, _, list) = env.send("GET", &path, None, &[]).await;
@@ -885,7 +887,7 @@ async fn meetings_are_read_by_id_and_found_by_join_url_or_meeting_id() {
 
 #[test]
 fn filters_follow_odata_quoting() {
-    use store::MeetingKey::{JoinMeetingId, JoinWebUrl};
+    use meetings::MeetingKey::{JoinMeetingId, JoinWebUrl};
     let parse = meetings::parse_filter;
     assert_eq!(parse("JoinWebUrl eq 'a'"), Some((JoinWebUrl, "a".to_owned())));
     assert_eq!(parse(" JOINWEBURL  eq  'it''s'' '  "), Some((JoinWebUrl, "it's' ".to_owned())));
@@ -1121,4 +1123,356 @@ async fn the_meeting_store_forgets_the_oldest_past_its_capacity() {
     let stored = env.emu.shared.lock().meetings.len();
     assert_eq!((stored, env.emu.meetings_created()), (3, 5));
     assert_eq!(EmulatorConfig::default().store_capacity, 100_000);
+}
+
+fn events(user: &str) -> String {
+    format!("/v1.0/users/{user}/events")
+}
+
+fn event(user: &str, id: &Value) -> String {
+    let id = id.as_str().unwrap_or_default();
+    format!("{}/{}", events(user), percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC))
+}
+
+/// An event body as the Schedule RPC sends it (Graph's example 4, in another zone).
+fn event_body(zone: &str, start: &str, end: &str) -> Value {
+    json!({
+        "subject": "Plan the picnic",
+        "body": {"contentType": "HTML", "content": "<p>Does noon work for you?</p>"},
+        "start": {"dateTime": start, "timeZone": zone},
+        "end": {"dateTime": end, "timeZone": zone},
+        "location": {"displayName": "Harry's Bar"},
+        "attendees": [
+            {"emailAddress": {"address": "samanthab@contoso.example", "name": "Samantha Booth"}, "type": "Required"},
+            {"emailAddress": {"address": "room1@contoso.example"}, "type": "resource"},
+        ],
+        "allowNewTimeProposals": false, "isReminderOn": true, "reminderMinutesBeforeStart": 30,
+        "isOnlineMeeting": true, "onlineMeetingProvider": "teamsForBusiness",
+    })
+}
+
+#[tokio::test]
+async fn events_are_created_with_a_teams_meeting_behind_them() {
+    let env = env().await;
+    let mut body = event_body("W. Europe Standard Time", "2030-07-01T10:00:00", "2030-07-01T11:30:00");
+    body["transactionId"] = json!("7E163156-7762-4BEB-A1C6-729EA81755A7");
+    let (status, _, created) = env.send("POST", &events(DEV_USER_ID), Some(&body), &[]).await;
+    assert_eq!(status, 201, "{created}");
+    let graph = env.emu.graph_endpoint();
+    let join_url = created["onlineMeeting"]["joinUrl"].as_str().unwrap_or_default().to_owned();
+    assert_subset(
+        &created,
+        &json!({
+            "@odata.context": format!("{graph}/v1.0/$metadata#users('{DEV_USER_ID}')/events/$entity"),
+            "subject": "Plan the picnic", "isOnlineMeeting": true, "onlineMeetingProvider": "teamsForBusiness",
+            "start": {"dateTime": "2030-07-01T10:00:00.0000000", "timeZone": "W. Europe Standard Time"},
+            "end": {"dateTime": "2030-07-01T11:30:00.0000000", "timeZone": "W. Europe Standard Time"},
+            "originalStartTimeZone": "W. Europe Standard Time", "originalEndTimeZone": "W. Europe Standard Time",
+            "transactionId": body["transactionId"], "allowNewTimeProposals": false, "reminderMinutesBeforeStart": 30,
+            "isCancelled": false, "isOrganizer": true, "type": "singleInstance", "showAs": "busy",
+            "body": {"contentType": "html"}, "bodyPreview": "Does noon work for you?",
+            "location": {"displayName": "Harry's Bar", "locationType": "default"},
+            "organizer": {"emailAddress": {"name": "Adele Vance", "address": "adele.vance@contoso.example"}},
+            "onlineMeeting": {"tollNumber": "+14255550100"},
+        }),
+        "",
+    );
+    let id = created["id"].as_str().unwrap_or_default();
+    assert!(id.starts_with("AAMkAG") && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_=".contains(&b)), "{id}");
+    assert!(created["webLink"].as_str().unwrap_or_default().contains(&format!("itemid={}", wire::form_encode(id))));
+    assert!(created["iCalUId"]
+        .as_str()
+        .is_some_and(|u| u.starts_with("040000008200E00074C5B7101A82E008") && u.len() == 112));
+    assert_eq!(created["@odata.etag"], format!("W/\"{}\"", created["changeKey"].as_str().unwrap_or("?")));
+    assert_eq!(
+        created["attendees"],
+        json!([
+            {"type": "required", "status": {"response": "none", "time": "0001-01-01T00:00:00Z"}, "emailAddress": {"name": "Samantha Booth", "address": "samanthab@contoso.example"}},
+            {"type": "resource", "status": {"response": "none", "time": "0001-01-01T00:00:00Z"}, "emailAddress": {"name": "room1@contoso.example", "address": "room1@contoso.example"}},
+        ])
+    );
+    assert!(created["body"]["content"].as_str().unwrap_or_default().contains("<p>Does noon work for you?</p>"));
+    assert!(join_url.starts_with("https://teams.microsoft.com/l/meetup-join/19%3ameeting_"));
+
+    // The meeting behind it: found by the join URL, with the event's subject, times and attendees.
+    let (status, _, found) = env.send("GET", &filtered(DEV_USER_ID, "JoinWebUrl", &join_url), None, &[]).await;
+    let m = &found["value"][0];
+    assert_eq!(status, 200, "{found}");
+    assert_subset(
+        m,
+        &json!({
+            "joinWebUrl": join_url, "subject": "Plan the picnic",
+            "startDateTime": "2030-07-01T08:00:00.0000000Z", "endDateTime": "2030-07-01T09:30:00.0000000Z",
+            "audioConferencing": {"conferenceId": created["onlineMeeting"]["conferenceId"]},
+            "participants": {"organizer": {"upn": "adele.vance@contoso.example"}},
+        }),
+        "",
+    );
+    // Rooms and other resources are no meeting participants.
+    let attendee = json!({"identity": {"user": {"id": null, "displayName": "Samantha Booth", "tenantId": null, "identityProvider": "AAD"}}, "upn": "samanthab@contoso.example", "role": "attendee"});
+    assert_eq!(m["participants"]["attendees"], json!([attendee]));
+    assert_eq!((env.emu.meetings_created(), env.emu.events_created()), (1, 1));
+
+    // Later reads are in UTC unless `Prefer: outlook.timezone` names a zone.
+    let (status, _, got) = env.send("GET", &event(DEV_USER_ID, &created["id"]), None, &[]).await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["start"], json!({"dateTime": "2030-07-01T08:00:00.0000000", "timeZone": "UTC"}));
+    assert_eq!(got["originalStartTimeZone"], "W. Europe Standard Time");
+    let prefer = [("prefer", "outlook.timezone=\"Pacific Standard Time\"")];
+    let (_, _, pacific) = env.send("GET", &event(DEV_USER_ID, &created["id"]), None, &prefer).await;
+    assert_eq!(pacific["end"], json!({"dateTime": "2030-07-01T02:30:00.0000000", "timeZone": "Pacific Standard Time"}));
+
+    // A retried POST with the transactionId: the same event, nothing new.
+    let (status, _, again) = env.send("POST", &events(DEV_USER_ID), Some(&body), &[]).await;
+    assert_eq!((status, &again["id"], &again["onlineMeeting"]), (201, &created["id"], &created["onlineMeeting"]));
+    assert_eq!((env.emu.meetings_created(), env.emu.events_created()), (1, 1));
+    body["transactionId"] = json!("another");
+    let (status, _, other) = env.send("POST", &events(DEV_USER_ID), Some(&body), &[]).await;
+    assert!(status == 201 && other["id"] != created["id"] && other["onlineMeeting"]["joinUrl"] != join_url);
+    assert_eq!((env.emu.meetings_created(), env.emu.events_created()), (2, 2));
+
+    // IANA names Graph lists work too, across a DST change; the provider is Teams by default.
+    let mut body = event_body("europe/berlin", "2030-03-30T12:00:00", "2030-03-31T12:00:00");
+    body.as_object_mut().map(|b| b.remove("onlineMeetingProvider"));
+    let (status, _, across) = env.send("POST", &events(DEV_USER_ID), Some(&body), &[]).await;
+    assert_eq!((status, &across["start"]["timeZone"]), (201, &json!("europe/berlin")));
+    let url = across["onlineMeeting"]["joinUrl"].as_str().unwrap_or_default();
+    let m = env.send("GET", &filtered(DEV_USER_ID, "JoinWebUrl", url), None, &[]).await.2["value"][0].clone();
+    assert_eq!(
+        (&m["startDateTime"], &m["endDateTime"]),
+        (&json!("2030-03-30T11:00:00.0000000Z"), &json!("2030-03-31T10:00:00.0000000Z"))
+    );
+}
+
+#[tokio::test]
+async fn event_bodies_and_time_zones_are_checked_as_graph_does() {
+    let env = env().await;
+    let unsupported = "A valid TimeZone value must be specified. The following TimeZone value is not supported:";
+    for zone in ["Greenwich Mean Time", "Europe/Madrid", "", "+02:00"] {
+        let reply = env
+            .send(
+                "POST",
+                &events(DEV_USER_ID),
+                Some(&event_body(zone, "2030-01-01T10:00:00", "2030-01-01T11:00:00")),
+                &[],
+            )
+            .await;
+        assert_graph_error(&reply, 400, "TimeZoneNotSupportedException", &format!("{unsupported} '{zone}'."));
+    }
+    let base = event_body("UTC", "2030-01-01T10:00:00", "2030-01-01T11:00:00");
+    let with = |patch: Value| patched(base.clone(), patch);
+    #[rustfmt::skip]
+    let refused = [
+        (with(json!({"start": {"dateTime": "tomorrow", "timeZone": "UTC"}})), "UnableToDeserializePostBody", "were unable to deserialize"),
+        (with(json!({"end": null})), "ErrorPropertyValidationFailure", "At least one property failed validation."),
+        (with(json!({"end": {"dateTime": "2030-01-01T09:00:00", "timeZone": "UTC"}})), "ErrorPropertyValidationFailure", "failed validation"),
+        (with(json!({"isOnlineMeetting": true})), "BadRequest", "The property 'isOnlineMeetting' does not exist on type 'microsoft.graph.event'."),
+        (with(json!({"subject": 5})), "BadRequest", "Cannot convert the literal '5' to the expected type 'Edm.String'."),
+        (with(json!({"reminderMinutesBeforeStart": "15"})), "BadRequest", "'Edm.Int32'"),
+        (with(json!({"attendees": [{"emailAddress": {"address": "a@b.example"}, "type": "chair"}]})), "BadRequest", "'microsoft.graph.attendeeType'"),
+        (with(json!({"onlineMeetingProvider": "zoom"})), "BadRequest", "'microsoft.graph.onlineMeetingProviderType'"),
+        (with(json!({"start": {"dateTime": "2030-01-01T10:00:00", "timeZone": "UTC", "offset": 1}})), "BadRequest", "'offset' does not exist on type 'microsoft.graph.dateTimeTimeZone'"),
+    ];
+    for (body, code, message) in refused {
+        assert_graph_error(&env.send("POST", &events(DEV_USER_ID), Some(&body), &[]).await, 400, code, message);
+    }
+    // Read-only properties and annotations are ignored, Windows ids match in any case.
+    let accepted = with(
+        json!({"id": "mine", "webLink": "x", "@odata.type": "#microsoft.graph.event", "start": {"dateTime": "2030-01-01T10:00:00.1234567", "timeZone": "utc"}}),
+    );
+    let (status, _, created) = env.send("POST", &events(DEV_USER_ID), Some(&accepted), &[]).await;
+    assert_eq!((status, &created["start"]["dateTime"]), (201, &json!("2030-01-01T10:00:00.1234567")), "{created}");
+    assert_ne!(created["id"], "mine");
+    assert_eq!((env.emu.events_created(), env.emu.meetings_created()), (1, 1));
+}
+
+#[test]
+fn graph_time_zone_names_resolve_with_dst() {
+    let unresolved: Vec<&str> = zones::names().filter(|n| zones::resolve(n).is_none()).collect();
+    assert!(unresolved.is_empty(), "{unresolved:?}");
+    assert!(zones::names().count() > 230);
+    for name in ["Europe/Madrid", "Greenwich Mean Time", "America/Argentina/Cordoba", "Local", ""] {
+        assert!(zones::resolve(name).is_none(), "{name}");
+    }
+    let berlin = zones::resolve("W. Europe Standard Time").expect("Windows id");
+    let at = |s: &str| zones::instant(s, &berlin).map(wire::graph_datetime);
+    // Winter, summer, a time the spring change skips (moves forward), one the autumn change repeats (the earlier).
+    assert_eq!(at("2030-01-15T10:00:00").as_deref(), Some("2030-01-15T09:00:00.0000000Z"));
+    assert_eq!(at("2030-07-15T10:00:00.5").as_deref(), Some("2030-07-15T08:00:00.5000000Z"));
+    assert_eq!(at("2030-03-31T02:30:00").as_deref(), Some("2030-03-31T01:30:00.0000000Z"));
+    assert_eq!(at("2030-10-27T02:30:00").as_deref(), Some("2030-10-27T00:30:00.0000000Z"));
+    assert_eq!(at("2030-13-01T00:00:00"), None);
+    let t = wire::parse_datetime("2030-10-27T01:30:00Z").expect("parses");
+    assert_eq!(zones::local(t, &berlin), "2030-10-27T02:30:00.0000000");
+    let kolkata = zones::resolve("Asia/Kolkata").expect("listed");
+    assert_eq!(zones::local(t, &kolkata), "2030-10-27T07:00:00.0000000");
+}
+
+#[tokio::test]
+async fn calendars_without_teams_get_events_without_a_meeting() {
+    let env = env().await;
+    let body = event_body("Tokyo Standard Time", "2030-01-01T10:00:00", "2030-01-01T11:00:00");
+    let (status, _, created) = env.send("POST", &events(DEV_USER_NO_TEAMS_CALENDAR_ID), Some(&body), &[]).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(
+        (&created["isOnlineMeeting"], &created["onlineMeetingProvider"], &created["onlineMeeting"]),
+        (&json!(false), &json!("unknown"), &Value::Null)
+    );
+    let (_, _, plain) = env
+        .send("POST", &events(DEV_USER_ID), Some(&patched(body.clone(), json!({"isOnlineMeeting": false}))), &[])
+        .await;
+    assert_eq!((&plain["isOnlineMeeting"], &plain["onlineMeeting"]), (&json!(false), &Value::Null));
+    let (_, _, skype) = env
+        .send(
+            "POST",
+            &events(DEV_USER_ID),
+            Some(&patched(body, json!({"onlineMeetingProvider": "skypeForBusiness"}))),
+            &[],
+        )
+        .await;
+    assert_eq!((&skype["isOnlineMeeting"], &skype["onlineMeetingProvider"]), (&json!(false), &json!("unknown")));
+    assert_eq!((env.emu.events_created(), env.emu.meetings_created()), (3, 0));
+}
+
+#[tokio::test]
+async fn events_are_cancelled_and_deleted() {
+    let env = env().await;
+    let body = event_body("UTC", "2030-01-01T10:00:00", "2030-01-01T11:00:00");
+    let (_, _, first) = env.send("POST", &events(DEV_USER_ID), Some(&body), &[]).await;
+    let (_, _, second) = env.send("POST", &events(DEV_USER_ID), Some(&body), &[]).await;
+    let cancel = format!("{}/cancel", event(DEV_USER_ID, &first["id"]));
+    let token = env.token().await;
+    let cancelled = env
+        .http
+        .post(format!("{}{cancel}", env.emu.graph_endpoint()))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(r#"{"Comment": "Cancelling for this week due to all hands"}"#)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(cancelled.status(), StatusCode::ACCEPTED);
+    assert!(cancelled.text().await.unwrap_or_default().is_empty());
+    let id = first["id"].as_str().unwrap_or_default().to_owned();
+    let comment = Some("Cancelling for this week due to all hands".to_owned());
+    assert_eq!(
+        env.emu.cancelled_events(),
+        [CancelledEvent { organizer_id: DEV_USER_ID.to_owned(), event_id: id, comment }]
+    );
+    let gone = "The specified object was not found in the store.";
+    for (method, path) in [
+        ("POST", cancel.clone()),
+        ("GET", event(DEV_USER_ID, &first["id"])),
+        ("DELETE", event(DEV_USER_ID, &first["id"])),
+    ] {
+        let body = (method == "POST").then(|| json!({"comment": "again"}));
+        assert_graph_error(&env.send(method, &path, body.as_ref(), &[]).await, 404, "ErrorItemNotFound", gone);
+    }
+    // The meeting behind a cancelled event stays.
+    let url = first["onlineMeeting"]["joinUrl"].as_str().unwrap_or_default();
+    assert_eq!(
+        env.send("GET", &filtered(DEV_USER_ID, "JoinWebUrl", url), None, &[]).await.2["value"][0]["joinWebUrl"],
+        url
+    );
+
+    let path = event(DEV_USER_ID, &second["id"]);
+    let bad = env.send("POST", &format!("{path}/cancel"), Some(&json!({"comment": "x", "notify": true})), &[]).await;
+    assert_graph_error(
+        &bad,
+        400,
+        "BadRequest",
+        "The parameter 'notify' in the request payload is not a valid parameter for the operation 'cancel'.",
+    );
+    assert_graph_error(
+        &env.send("POST", &format!("{path}/cancel"), Some(&json!({"comment": 1})), &[]).await,
+        400,
+        "BadRequest",
+        "Edm.String",
+    );
+    let deleted = env.send("DELETE", &path, None, &[]).await;
+    assert_eq!((deleted.0, &deleted.2), (204, &Value::Null));
+    assert_graph_error(&env.send("DELETE", &path, None, &[]).await, 404, "ErrorItemNotFound", gone);
+    assert_graph_error(
+        &env.send("POST", &format!("{path}/cancel"), Some(&json!({})), &[]).await,
+        404,
+        "ErrorItemNotFound",
+        gone,
+    );
+    assert_eq!(env.emu.cancelled_events().len(), 1);
+}
+
+#[tokio::test]
+async fn event_routes_check_users_faults_and_methods() {
+    let env = env().await;
+    let body = event_body("UTC", "2030-01-01T10:00:00", "2030-01-01T11:00:00");
+    // No application access policy is needed for the calendar, but then the meeting lookup is 403.
+    let (status, _, created) = env.send("POST", &events(DEV_USER_NO_POLICY_ID), Some(&body), &[]).await;
+    assert_eq!((status, &created["isOnlineMeeting"]), (201, &json!(true)), "{created}");
+    assert_eq!(env.send("GET", &event(DEV_USER_NO_POLICY_ID, &created["id"]), None, &[]).await.0, 200);
+    let url = created["onlineMeeting"]["joinUrl"].as_str().unwrap_or_default();
+    let lookup = env.send("GET", &filtered(DEV_USER_NO_POLICY_ID, "JoinWebUrl", url), None, &[]).await;
+    assert_graph_error(&lookup, 403, "Forbidden", "No Application Access Policy found for this app");
+    // Another organizer's event is not found; an unknown user is 404.
+    assert_eq!(env.send("GET", &event(DEV_USER_ID, &created["id"]), None, &[]).await.0, 404);
+    let nobody = "Resource 'nobody@contoso.example' does not exist";
+    assert_graph_error(
+        &env.send("POST", &events("nobody@contoso.example"), Some(&body), &[]).await,
+        404,
+        "NotFound",
+        nobody,
+    );
+    assert_graph_error(
+        &env.send("GET", &event("nobody@contoso.example", &created["id"]), None, &[]).await,
+        404,
+        "NotFound",
+        nobody,
+    );
+    for (method, path) in [
+        ("PATCH", event(DEV_USER_ID, &created["id"])),
+        ("GET", events(DEV_USER_ID)),
+        ("GET", format!("{}/cancel", event(DEV_USER_ID, &created["id"]))),
+    ] {
+        assert_graph_error(&env.send(method, &path, Some(&json!({})), &[]).await, 405, "MethodNotAllowed", method);
+    }
+
+    // A create processed but answered 500: its retry with the transactionId gets the same event.
+    let body = patched(body, json!({"transactionId": "retry-me"}));
+    env.emu.push_fault(Fault::graph_status(500).after_processing());
+    assert_graph_error(
+        &env.send("POST", &events(DEV_USER_ID), Some(&body), &[]).await,
+        500,
+        "InternalServerError",
+        "Internal",
+    );
+    let (status, _, retried) = env.send("POST", &events(DEV_USER_ID), Some(&body), &[]).await;
+    assert_eq!((status, env.emu.events_created(), env.emu.meetings_created()), (201, 2, 2));
+    let path = event(DEV_USER_ID, &retried["id"]);
+    env.emu.push_fault(Fault::graph_status(503));
+    assert_eq!(env.send("POST", &format!("{path}/cancel"), Some(&json!({})), &[]).await.0, 503);
+    assert_eq!(env.send("GET", &path, None, &[]).await.0, 200, "a fault before processing changes nothing");
+    env.emu.push_fault(Fault::graph_status(502).after_processing());
+    assert_eq!(env.send("DELETE", &path, None, &[]).await.0, 502);
+    assert_eq!(env.send("GET", &path, None, &[]).await.0, 404, "processed before the fault");
+    let logged = env.emu.requests().iter().filter(|r| r.host == Host::Graph && r.path.contains("/events")).count();
+    assert_eq!(logged, 14);
+}
+
+#[tokio::test]
+async fn the_event_store_is_bounded_too() {
+    let env = env_with(EmulatorConfig { store_capacity: 2, ..Default::default() }).await;
+    let mut created = Vec::new();
+    for tx in ["one", "two", "three"] {
+        let body =
+            patched(event_body("UTC", "2030-01-01T10:00:00", "2030-01-01T11:00:00"), json!({"transactionId": tx}));
+        created.push(env.send("POST", &events(DEV_USER_ID), Some(&body), &[]).await.2);
+    }
+    let stored = env.emu.shared.lock().events.len();
+    assert_eq!(stored, 2);
+    assert_eq!(env.send("GET", &event(DEV_USER_ID, &created[0]["id"]), None, &[]).await.0, 404);
+    assert_eq!(env.send("GET", &event(DEV_USER_ID, &created[2]["id"]), None, &[]).await.0, 200);
+    // The forgotten event's transactionId is forgotten with it.
+    let body =
+        patched(event_body("UTC", "2030-01-01T10:00:00", "2030-01-01T11:00:00"), json!({"transactionId": "one"}));
+    assert_ne!(env.send("POST", &events(DEV_USER_ID), Some(&body), &[]).await.2["id"], created[0]["id"]);
+    assert_eq!(env.emu.events_created(), 4);
 }
